@@ -1,0 +1,58 @@
+"""Log entries: what a task records as it runs (DESIGN.md §4).
+
+The engine creates entries without ``seq``; the task layer numbers them as it
+stores them. ``to_dict()`` is the JSON shape the API, the SSE stream and the
+CLI's ``--json`` output share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+EntryType = Literal["thinking", "tool_call", "tool_result", "response", "error"]
+ENTRY_TYPES: tuple[str, ...] = ("thinking", "tool_call", "tool_result", "response", "error")
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO-8601 with microseconds."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass
+class LogEntry:
+    """One thing that happened in a task."""
+
+    entry_type: EntryType
+    content: str
+    timestamp: str = field(default_factory=now_iso)
+    seq: int | None = None
+    #: tool entries only
+    tool: str | None = None
+    call_id: str | None = None
+    #: tool_call only
+    arguments: dict[str, Any] | None = None
+    #: tool_result only
+    ok: bool | None = None
+    duration_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON-ready dict, leaving out fields that do not apply."""
+        data: dict[str, Any] = {
+            "seq": self.seq,
+            "timestamp": self.timestamp,
+            "entry_type": self.entry_type,
+            "content": self.content,
+        }
+        for key in ("tool", "call_id", "arguments", "ok", "duration_ms"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LogEntry:
+        """Rebuild an entry from ``to_dict()`` output."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})

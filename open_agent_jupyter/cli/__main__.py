@@ -1,0 +1,7 @@
+"""`python -m open_agent_jupyter.cli`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
