@@ -1,17 +1,136 @@
-"""`open-agent run` (not built yet)."""
+"""``open-agent run "task"``: one task in this process, with a live log in the terminal.
+
+Exit codes: 0 completed, 1 failed, 2 usage or configuration error, 130 stopped by Ctrl-C
+(the task and its commands are stopped first).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import signal
+import sys
+from typing import Any, TextIO
+
+from ..agent.events import LogEntry
+from ..backends import make_backend
+from ..config import Settings
+from ..exceptions import ConfigError
+from ..types import Outcome, RunState
+
+RESULT_PREVIEW_LINES = 8
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register the `run` subcommand."""
-    parser = sub.add_parser("run", help="(not built yet)")
+    """Register the ``run`` subcommand."""
+    parser = sub.add_parser("run", help="run one task here and print its live log",
+                            description="Run one task in this process and print its live log.")
+    parser.add_argument("task", nargs="+", help="what the agent should do")
+    parser.add_argument("--model", help="model id (default: DEFAULT_MODEL)")
+    parser.add_argument("--working-dir", help="working directory (default: WORKING_DIR or .)")
+    parser.add_argument("--max-iterations", type=int, help="loop limit (default: MAX_ITERATIONS)")
+    parser.add_argument("--budget-cents", type=int, help="cost budget in US cents (default 1000)")
+    parser.add_argument("--backend", choices=["local", "opencode"], help="default: AGENT_BACKEND")
+    parser.add_argument("--json", action="store_true", help="print one JSON log entry per line")
     parser.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the subcommand."""
-    print("open-agent run: not built yet")
-    return 2
+    """Run the task; return the exit code."""
+    try:
+        settings = Settings.from_env(working_dir=".").with_overrides(
+            model=args.model, working_dir=args.working_dir, max_iterations=args.max_iterations,
+            budget_cents=args.budget_cents, backend=args.backend)
+    except ConfigError as exc:
+        print(f"open-agent run: {exc}", file=sys.stderr)
+        return 2
+    if settings.backend == "local" and not settings.api_key:
+        print("open-agent run: no API key — set it with `export OPENROUTER_API_KEY=sk-or-...`",
+              file=sys.stderr)
+        return 1
+    printer = JsonPrinter(sys.stdout) if args.json else LogPrinter(sys.stdout)
+    return asyncio.run(_run(" ".join(args.task), settings, printer))
+
+
+async def _run(task: str, settings: Settings, printer: LogPrinter) -> int:
+    state = RunState()
+    runner = asyncio.ensure_future(make_backend(settings.backend).run(task, settings, printer,
+                                                                     state))
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, runner.cancel)
+    try:
+        outcome = await runner
+    except asyncio.CancelledError:
+        printer.done(Outcome("cancelled", error="stopped by Ctrl-C"), state)
+        return 130
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+    printer.done(outcome, state)
+    return 0 if outcome.status == "completed" else 1
+
+
+class LogPrinter:
+    """A log sink that prints entries for a person reading a terminal."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.seq = 0
+
+    async def __call__(self, entry: LogEntry) -> None:
+        self.seq += 1
+        entry.seq = self.seq
+        self.show(entry)
+
+    def show(self, entry: LogEntry) -> None:
+        """Print one entry."""
+        kind = entry.entry_type
+        if kind == "tool_call":
+            line = f"→ {entry.content}"
+        elif kind == "tool_result":
+            mark = "ok" if entry.ok else "error"
+            line = f"  ← {mark} ({entry.duration_ms:.0f} ms) {_preview(entry.content)}"
+        elif kind == "thinking":
+            line = f"… {entry.content.strip()}"
+        elif kind == "error":
+            line = f"✗ {entry.content}"
+        else:
+            line = f"\n{entry.content.strip()}\n"
+        print(line, file=self.out, flush=True)
+
+    def done(self, outcome: Outcome, state: RunState) -> None:
+        """Print the closing line: status, iterations, tokens, cost, estimate."""
+        usage = state.usage
+        line = (f"── {outcome.status} · {state.iterations} iterations · "
+                f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens · "
+                f"${usage.cost_usd:.4f}")
+        estimate = state.estimate or {}
+        if "iterations" in estimate:
+            line += (f" (estimated {estimate['iterations']} iterations, "
+                     f"${estimate.get('cost_usd', 0):.4f})")
+        if outcome.status != "completed" and outcome.error:
+            line += f"\n   reason: {outcome.error}"
+        print(line, file=self.out, flush=True)
+
+
+class JsonPrinter(LogPrinter):
+    """A log sink that prints one JSON object per line (entries, then a ``done`` object)."""
+
+    def show(self, entry: LogEntry) -> None:
+        """Print the entry as JSON."""
+        print(json.dumps(entry.to_dict(), ensure_ascii=False), file=self.out, flush=True)
+
+    def done(self, outcome: Outcome, state: RunState) -> None:
+        """Print the final ``done`` object."""
+        data: dict[str, Any] = {"event": "done", "status": outcome.status,
+                                "result": outcome.result, "error": outcome.error,
+                                "iterations": state.iterations, "usage": state.usage.to_dict(),
+                                "estimate": state.estimate}
+        print(json.dumps(data, ensure_ascii=False), file=self.out, flush=True)
+
+
+def _preview(text: str) -> str:
+    lines = text.strip().splitlines()
+    shown = "\n    ".join(lines[:RESULT_PREVIEW_LINES])
+    more = len(lines) - RESULT_PREVIEW_LINES
+    return shown + (f"\n    … {more} more lines" if more > 0 else "")

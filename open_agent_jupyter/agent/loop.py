@@ -1,0 +1,162 @@
+"""The agent: one short loop, ``run → step → query → execute``.
+
+``Agent`` gets its LLM, tools, tool context, log sink and run state in its
+constructor. The loop ends when the model answers without tools (``completed``),
+at ``max_iterations`` or when the budget is spent (``failed``), on an LLM error
+that retries could not fix (``failed``), or when its asyncio task is cancelled
+(the running commands' process groups are killed by the shell tool).
+``LocalBackend`` wires the real pieces together for the task layer and the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..config import Settings
+from ..exceptions import AgentStop, BudgetExceeded, IterationLimitReached, LLMError
+from ..tools import default_registry
+from ..tools.base import ToolContext, ToolRegistry, ToolResult
+from ..types import ChatModel, Completion, LogSink, Outcome, RunState, ToolCall
+from .context import elide_old_results
+from .events import LogEntry
+from .prompt import system_prompt
+
+NO_API_KEY = ("no API key: set OPENROUTER_API_KEY (e.g. `export OPENROUTER_API_KEY=sk-or-...`; "
+              "any non-empty value for a local endpoint that needs none)")
+
+
+class Finished(Exception):
+    """The model answered without calling a tool."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+        self.answer = answer
+
+
+class Agent:
+    """Runs one task: queries the model and executes its tool calls until it answers."""
+
+    def __init__(self, llm: ChatModel, tools: ToolRegistry, ctx: ToolContext,
+                 sink: LogSink, state: RunState) -> None:
+        self.llm, self.tools, self.ctx, self.sink, self.state = llm, tools, ctx, sink, state
+        self.settings: Settings = ctx.settings
+        self.messages: list[dict[str, Any]] = []
+
+    async def run(self, task: str) -> Outcome:
+        """Run ``task`` to its end and say how it ended."""
+        self.messages = [
+            {"role": "system", "content": system_prompt(self.ctx.working_dir)},
+            {"role": "user", "content": task},
+        ]
+        while True:
+            try:
+                await self.step()
+            except Finished as done:
+                return Outcome("completed", result=done.answer)
+            except (AgentStop, LLMError) as exc:
+                reason = getattr(exc, "message", None) or str(exc)
+                await self.sink(LogEntry("error", reason))
+                return Outcome("failed", error=reason)
+
+    async def step(self) -> None:
+        """One iteration: check the limits, ask the model, run what it asked for."""
+        self.check_limits()
+        await self.execute(await self.query())
+
+    def check_limits(self) -> None:
+        """Raise ``AgentStop`` when the iteration limit or the budget is reached."""
+        limit, budget = self.settings.max_iterations, self.settings.budget_cents
+        if self.state.iterations >= limit:
+            raise IterationLimitReached(
+                f"stopped after max_iterations ({limit}) without a final answer"
+            )
+        spent_cents = self.state.usage.cost_usd * 100
+        if budget and spent_cents >= budget:
+            raise BudgetExceeded(
+                f"budget spent: {spent_cents:.2f} of {budget} cents (budget_cents) used"
+            )
+
+    async def query(self) -> Completion:
+        """Ask the model for its next turn and record the usage."""
+        self.state.iterations += 1
+        elide_old_results(self.messages, self.settings.context_tokens)
+        completion = await self.llm.complete(self.messages, self.tools.schemas())
+        self.state.usage.add(completion.usage)
+        self.messages.append(completion.message())
+        return completion
+
+    async def execute(self, completion: Completion) -> None:
+        """Run the turn's tool calls concurrently and feed the results back in call order."""
+        if not completion.tool_calls:
+            await self.sink(LogEntry("response", completion.content))
+            raise Finished(completion.content)
+        if completion.content.strip():
+            await self.sink(LogEntry("thinking", completion.content))
+        for call in completion.tool_calls:
+            await self.sink(LogEntry("tool_call", _summary(call), tool=call.name,
+                                     call_id=call.id, arguments=_arguments(call)))
+        results = await asyncio.gather(*(self.run_tool(call) for call in completion.tool_calls))
+        for call, result in zip(completion.tool_calls, results, strict=True):
+            self.messages.append(
+                {"role": "tool", "tool_call_id": call.id, "content": result.for_model()}
+            )
+
+    async def run_tool(self, call: ToolCall) -> ToolResult:
+        """Execute one call (never raises but for cancellation) and log its result."""
+        started = time.perf_counter()
+        result = await self.tools.execute(call.name, call.arguments, self.ctx)
+        duration = round((time.perf_counter() - started) * 1000, 1)
+        await self.sink(LogEntry("tool_result", result.output, tool=call.name, call_id=call.id,
+                                 ok=result.ok, duration_ms=duration))
+        return result
+
+
+class LocalBackend:
+    """The default backend: our own loop against an OpenAI-compatible endpoint."""
+
+    async def run(self, task: str, settings: Settings, sink: LogSink, state: RunState) -> Outcome:
+        """Run ``task`` with the real LLM client and the 13 tools."""
+        problem = _precondition(settings)
+        if problem:
+            await sink(LogEntry("error", problem))
+            return Outcome("failed", error=problem)
+        from ..llm.client import LLMClient
+        from . import estimate
+
+        async with httpx.AsyncClient() as http:
+            state.estimate = await estimate.make_estimate(task, settings, http)
+            agent = Agent(LLMClient(settings, http), default_registry(),
+                          ToolContext(settings, http), sink, state)
+            try:
+                return await agent.run(task)
+            finally:
+                state.estimate = estimate.settle_estimate(state.estimate, state)
+
+
+def _precondition(settings: Settings) -> str | None:
+    if not settings.api_key:
+        return NO_API_KEY
+    if not Path(settings.working_dir).expanduser().is_dir():
+        return f"working directory does not exist: {settings.working_dir} (WORKING_DIR)"
+    return None
+
+
+def _arguments(call: ToolCall) -> dict[str, Any]:
+    try:
+        value = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError:
+        return {"_raw": call.arguments}
+    return value if isinstance(value, dict) else {"_raw": call.arguments}
+
+
+def _summary(call: ToolCall, width: int = 120) -> str:
+    args = _arguments(call)
+    parts = [f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items()]
+    text = f"{call.name}({', '.join(parts)})"
+    return text if len(text) <= width else text[: width - 1] + "…"
