@@ -1,0 +1,150 @@
+"""run_command: a shell command as an async subprocess in its own process group.
+
+The command runs under ``bash`` (``/bin/sh`` if there is none) with stdin closed
+and pagers/prompts disabled, so an interactive program cannot hang the task. On
+timeout, and when the awaiting task is cancelled, the whole process group gets
+SIGKILL (background jobs included); cancellation is then re-raised. A command
+that exits while a background job still holds its output is not waited for:
+after ``PIPE_GRACE`` seconds the tool answers with what it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from typing import Any
+
+from .base import Tool, ToolContext, ToolError, ToolResult, cap_text
+
+#: Characters of stdout / stderr kept (head and tail) in the answer.
+STDOUT_LIMIT = 20_000
+STDERR_LIMIT = 8_000
+#: Bytes buffered per stream (head and tail each) while the command runs.
+BUFFER_BYTES = 256 * 1024
+#: Seconds to wait for output pipes to close once the shell has exited or been killed.
+PIPE_GRACE = 2.0
+MAX_TIMEOUT = 3600
+_QUIET_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0",
+              "DEBIAN_FRONTEND": "noninteractive", "TERM": "dumb"}
+
+
+class _Capture:
+    """Keeps the head and tail of a byte stream within a fixed memory bound."""
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = BUFFER_BYTES - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            del self.tail[:-BUFFER_BYTES]
+
+    def text(self, limit: int) -> str:
+        cut = self.total - len(self.head) - len(self.tail)
+        middle = f"\n[... {cut} bytes cut ...]\n".encode() if cut > 0 else b""
+        raw = bytes(self.head + middle + self.tail)
+        return cap_text(raw.decode("utf-8", "replace"), limit)
+
+
+async def _pump(stream: asyncio.StreamReader, capture: _Capture) -> None:
+    while chunk := await stream.read(1 << 16):
+        capture.add(chunk)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group led by ``pid`` (start_new_session made it a leader)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+class RunCommand(Tool):
+    """Run a shell command."""
+
+    name = "run_command"
+    description = ("Run a bash command (stdin closed; no interactive programs). Returns the exit "
+                   "code, stdout and stderr; the command and its children are killed on timeout.")
+    parameters = {
+        "type": "object",
+        "properties": {
+            "command": {"type": "string"},
+            "cwd": {"type": "string", "description": "Directory (default: working dir)"},
+            "timeout_secs": {"type": "number", "exclusiveMinimum": 0,
+                             "maximum": MAX_TIMEOUT, "default": 60},
+        },
+        "required": ["command"],
+    }
+
+    async def run(self, ctx: ToolContext, **arguments: Any) -> ToolResult:
+        """Run the command; non-zero exit gives ok=False with the full output."""
+        cwd = ctx.resolve(arguments.get("cwd"))
+        if not await asyncio.to_thread(cwd.is_dir):
+            raise ToolError(f"cwd {cwd} is not an existing directory")
+        timeout = float(arguments.get("timeout_secs") or 60)
+        proc = await asyncio.create_subprocess_shell(
+            arguments["command"], cwd=cwd, executable=shutil.which("bash") or "/bin/sh",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            env={**os.environ, **_QUIET_ENV})
+        out, err = _Capture(), _Capture()
+        pumps = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err))  # type: ignore[arg-type]
+        try:
+            timed_out = await _wait(proc, timeout)
+            detached = await _finish_pumps(pumps)
+        except asyncio.CancelledError:
+            _kill_group(proc.pid)
+            pumps.cancel()
+            raise
+        return _result(proc.returncode, out, err, timed_out, timeout, detached)
+
+
+async def _wait(proc: asyncio.subprocess.Process, timeout: float) -> bool:
+    """Wait for the shell to exit; on timeout kill its group and return True."""
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except asyncio.TimeoutError:
+        _kill_group(proc.pid)
+        await proc.wait()
+        return True
+    return False
+
+
+async def _finish_pumps(pumps: asyncio.Future[Any]) -> bool:
+    """Wait briefly for the pipes to close; True if background jobs still hold them."""
+    try:
+        await asyncio.wait_for(asyncio.shield(pumps), PIPE_GRACE)
+    except asyncio.TimeoutError:
+        pumps.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pumps
+        return True
+    except asyncio.CancelledError:
+        pumps.cancel()
+        raise
+    return False
+
+
+def _result(code: int | None, out: _Capture, err: _Capture, timed_out: bool,
+            timeout: float, detached: bool) -> ToolResult:
+    parts = []
+    if timed_out:
+        parts.append(f"Timed out after {timeout:g} s; the command and its children were killed. "
+                     "Output so far:")
+    else:
+        parts.append(f"Exit code: {code}")
+    if detached:
+        parts.append("(background processes still hold the output; their later output is not "
+                     "shown: redirect it to a file)")
+    parts.append("stdout:\n" + (out.text(STDOUT_LIMIT) if out.total else "(empty)"))
+    if err.total:
+        parts.append("stderr:\n" + err.text(STDERR_LIMIT))
+    return ToolResult(ok=(code == 0 and not timed_out), output="\n".join(parts))
