@@ -74,7 +74,7 @@ DEFAULT_PARAMS: dict[str, float] = {
 }
 
 #: Allowed range of each parameter (inclusive); values outside make the file malformed.
-_RANGES: dict[str, tuple[float, float]] = {
+PARAM_RANGES: dict[str, tuple[float, float]] = {
     **{k: (0.0, 10.0) for k in DEFAULT_PARAMS if k.startswith("weight_")},
     **{k: (1e-6, 1e6) for k in DEFAULT_PARAMS if k.startswith("saturate_")},
     "level_low": (0.0, 1.0),
@@ -139,7 +139,7 @@ def parse_params(data: Any) -> dict[str, float]:
             continue  # a parameter of a newer version: ignored on purpose
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f'parameter "{key}" must be a number, not {value!r}')
-        low, high = _RANGES[key]
+        low, high = PARAM_RANGES[key]
         if not low <= value <= high:
             raise ValueError(f'parameter "{key}" = {value} is outside {low:g}..{high:g}')
         params[key] = float(value)
