@@ -22,6 +22,7 @@ from typing import Any
 #: USD per token, as OpenRouter's /models lists them.
 PROMPT_PRICE = 0.000003
 COMPLETION_PRICE = 0.000015
+CACHE_READ_PRICE = 0.0000003
 
 
 @dataclass
@@ -38,6 +39,12 @@ class Reply:
     prompt_tokens: int = 100
     completion_tokens: int = 20
     cost: float | None = None
+    #: Reported as ``usage.prompt_tokens_details.cached_tokens`` when > 0.
+    cached_tokens: int = 0
+    #: An ``{"error": ...}`` object sent in a 200 answer, or as a chunk mid-stream.
+    error_in_body: Any = None
+    #: False: answer without any ``usage`` (as some local servers do).
+    report_usage: bool = True
 
 
 def text(content: str, **kw: Any) -> Reply:
@@ -61,6 +68,11 @@ def fault(status: int, message: str = "fault", headers: dict[str, str] | None = 
     return Reply(status=status, error_body=body, headers=headers or {})
 
 
+def midstream_error(code: Any, message: str = "provider failed", content: str = "partial") -> Reply:
+    """An error object inside a 200 answer (or a chunk after some streamed text), as OpenRouter sends."""
+    return Reply(content=content, error_in_body={"code": code, "message": message})
+
+
 def cut(content: str = "partial ans") -> Reply:
     """A streamed answer that stops before it is complete (connection closed)."""
     return Reply(content=content, cut=True)
@@ -74,11 +86,15 @@ class FakeLLM:
         self.model = model
         self.default = default or (lambda body: text("Done."))
         self.requests: list[dict[str, Any]] = []
+        #: How many times ``GET /v1/models`` was asked.
+        self.models_requests = 0
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval so close() returns in ~50 ms instead of the default 0.5 s.
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     @property
@@ -134,9 +150,11 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/models"):
+                llm.models_requests += 1
                 data = {"data": [{
                     "id": llm.model, "context_length": 200_000,
-                    "pricing": {"prompt": str(PROMPT_PRICE), "completion": str(COMPLETION_PRICE)},
+                    "pricing": {"prompt": str(PROMPT_PRICE), "completion": str(COMPLETION_PRICE),
+                                "input_cache_read": str(CACHE_READ_PRICE)},
                 }]}
                 self._json(200, data)
             else:
@@ -159,6 +177,8 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 time.sleep(reply.delay)
             if reply.status != 200:
                 self._json(reply.status, reply.error_body, reply.headers)
+            elif reply.error_in_body is not None and not body.get("stream"):
+                self._json(200, {"error": reply.error_in_body})
             elif body.get("stream"):
                 self._stream(reply, body)
             else:
@@ -183,7 +203,7 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
             for chunk in _chunks(reply, body, llm.model):
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
-            if reply.cut:
+            if reply.cut or reply.error_in_body is not None:
                 return
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
@@ -197,6 +217,8 @@ def _usage(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
         "completion_tokens": reply.completion_tokens,
         "total_tokens": reply.prompt_tokens + reply.completion_tokens,
     }
+    if reply.cached_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": reply.cached_tokens}
     if (body.get("usage") or {}).get("include"):
         cost = reply.cost
         if cost is None:
@@ -222,7 +244,7 @@ def _completion(reply: Reply, body: dict[str, Any], model: str) -> dict[str, Any
         "model": model,
         "choices": [{"index": 0, "message": message,
                      "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
-        "usage": _usage(reply, body),
+        **({"usage": _usage(reply, body)} if reply.report_usage else {}),
     }
 
 
@@ -236,6 +258,11 @@ def _chunks(reply: Reply, body: dict[str, Any], model: str) -> Iterable[dict[str
     content = reply.content
     for start in range(0, len(content), 16):
         yield chunk({"content": content[start:start + 16]})
+    if reply.error_in_body is not None:
+        yield {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+               "created": int(time.time()), "error": reply.error_in_body,
+               "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]}
+        return
     if reply.cut:
         return
     for i, (name, args) in enumerate(reply.tool_calls):
@@ -247,6 +274,7 @@ def _chunks(reply: Reply, body: dict[str, Any], model: str) -> Iterable[dict[str
         yield chunk({"tool_calls": [{"index": i, "function": {"arguments": encoded[half:]}}]})
     yield chunk({}, "tool_calls" if reply.tool_calls else "stop")
     options = body.get("stream_options") or {}
-    if options.get("include_usage") or (body.get("usage") or {}).get("include"):
+    wanted = options.get("include_usage") or (body.get("usage") or {}).get("include")
+    if wanted and reply.report_usage:
         yield {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
                "created": int(time.time()), "choices": [], "usage": _usage(reply, body)}
