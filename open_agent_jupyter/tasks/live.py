@@ -1,0 +1,112 @@
+"""LiveTask: a pending or running task held in memory, and following its log.
+
+Only tasks that have not ended live here (finished ones are read back from the
+store), so memory does not grow with the number of finished tasks. A live task
+keeps the entries not yet committed to the store (``unflushed``) and one
+``asyncio.Queue`` per subscriber, filled by the sink the moment an entry exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from ..agent.events import LogEntry
+from ..config import Settings
+from ..types import RunState
+from .models import Task
+from .store import TaskStore
+
+#: Queue item that ends a subscription without a ``done`` event (the manager closed).
+CLOSED = ("closed", {})
+Event = tuple[str, dict[str, Any]]
+
+
+class LiveTask:
+    """The in-memory side of a task that has not ended yet."""
+
+    def __init__(self, task: Task, settings: Settings,
+                 enqueue: Callable[[str, dict[str, Any]], None], last_seq: int = 0) -> None:
+        self.task = task
+        self.settings = settings
+        self.state = RunState()
+        self.last_seq = last_seq
+        self.unflushed: list[dict[str, Any]] = []
+        self.subscribers: set[asyncio.Queue[Event]] = set()
+        self.finished = asyncio.Event()
+        self.runner: asyncio.Task[None] | None = None
+        #: the runner coroutine has begun / a stop was asked for / the backend has returned
+        self.started = False
+        self.stop_requested = False
+        self.finishing = False
+        self._enqueue = enqueue
+
+    async def sink(self, entry: LogEntry) -> None:
+        """The backend's LogSink: number the entry, deliver it live, queue its write."""
+        self.last_seq += 1
+        entry.seq = self.last_seq
+        data = entry.to_dict()
+        self.unflushed.append(data)
+        for queue in self.subscribers:
+            queue.put_nowait(("log", data))
+        self._enqueue(self.task.id, data)
+
+    def written(self, max_seq: int) -> None:
+        """Forget entries up to ``max_seq``: they are in the store now."""
+        keep = 0
+        while keep < len(self.unflushed) and self.unflushed[keep]["seq"] <= max_seq:
+            keep += 1
+        del self.unflushed[:keep]
+
+    def unflushed_after(self, after: int) -> list[dict[str, Any]]:
+        """The entries not yet stored with ``seq > after``."""
+        return [e for e in self.unflushed if e["seq"] > after]
+
+    def snapshot(self) -> Task:
+        """A copy of the task with the live figures the backend has reported."""
+        task = self.task.snapshot()
+        if self.started:
+            task.iterations = self.state.iterations
+            task.usage = copy.deepcopy(self.state.usage)
+            task.estimate = copy.deepcopy(self.state.estimate)
+        return task
+
+    def end(self, item: Event) -> None:
+        """Give every subscriber its last item and mark the task finished."""
+        for queue in self.subscribers:
+            queue.put_nowait(item)
+        self.finished.set()
+
+
+def merge_entries(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries from several sources, one per ``seq``, in order."""
+    by_seq = {entry["seq"]: entry for entries in lists for entry in entries}
+    return [by_seq[seq] for seq in sorted(by_seq)]
+
+
+async def follow(live: LiveTask, store: TaskStore, after: int) -> AsyncIterator[Event]:
+    """Replay ``live``'s entries after ``after``, then follow it live until it ends."""
+    # Register before reading the store: an entry is either committed before the
+    # read starts, still in ``unflushed`` now, or created later and so queued to us.
+    queue: asyncio.Queue[Event] = asyncio.Queue()
+    live.subscribers.add(queue)
+    tail = live.unflushed_after(after)
+    try:
+        last = after
+        for entry in merge_entries(await store.get_log(live.task.id, after), tail):
+            last = entry["seq"]
+            yield ("log", entry)
+        while True:
+            kind, data = await queue.get()
+            if kind == "log":
+                if data["seq"] > last:
+                    last = data["seq"]
+                    yield ("log", data)
+                continue
+            if kind == "done":
+                yield ("done", data)
+            return
+    finally:
+        live.subscribers.discard(queue)

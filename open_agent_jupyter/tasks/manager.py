@@ -1,0 +1,257 @@
+"""TaskManager: runs tasks on the event loop, stores them, fans their logs out.
+
+Tasks run as asyncio tasks on the running loop, at most ``max_running`` at once;
+the others wait as ``pending`` in submission order. Each task's backend gets a
+sink that numbers entries (seq 1, 2, …), pushes them to subscribers at once and
+queues them for a batched write (``LogWriter``), so a slow disk never delays a
+stream. Only tasks that have not ended are kept in memory.
+
+On ``start()`` tasks left ``running`` by a previous server are marked ``failed``
+("interrupted by a server restart") and ``pending`` ones are queued again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from ..agent.events import LogEntry, now_iso
+from ..backends import make_backend
+from ..config import TASK_OVERRIDES, Settings
+from ..exceptions import ConfigError, TaskNotFoundError
+from ..types import Backend, Outcome
+from .live import CLOSED, Event, LiveTask, follow, merge_entries
+from .models import FINAL, Task, TaskStatus
+from .store import TaskStore
+from .writer import LogWriter
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted by a server restart"
+
+
+class TaskManager:
+    """Submits, runs, stops and follows tasks; the one object the surfaces talk to."""
+
+    def __init__(self, settings: Settings, store: TaskStore, *, max_running: int = 4,
+                 backend_factory: Callable[[str], Backend] = make_backend) -> None:
+        if max_running < 1:
+            raise ValueError("max_running must be at least 1")
+        self.settings = settings
+        self.store = store
+        self.max_running = max_running
+        self._backend_factory = backend_factory
+        self._active: dict[str, LiveTask] = {}
+        self._queue: deque[str] = deque()
+        self._running = 0
+        self._writer: LogWriter | None = None
+        self._closed = False
+
+    # -- life cycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, recover tasks of a previous run, start queued ones."""
+        await self.store.open()
+        self._writer = LogWriter(self.store, self._written, self._figures)
+        self._writer.start()
+        for task in await self.store.tasks_with_status(TaskStatus.RUNNING.value):
+            await self._fail_stored(task, INTERRUPTED)
+        for task in await self.store.tasks_with_status(TaskStatus.PENDING.value):
+            try:
+                settings = self.settings.with_overrides(**task.overrides)
+            except ConfigError as exc:
+                await self._fail_stored(task, str(exc))
+                continue
+            self._admit(task, settings, await self.store.last_seq(task.id))
+        self._pump()
+
+    async def close(self) -> None:
+        """Cancel running tasks (they end ``cancelled``), flush the log, close the store."""
+        if self._closed:
+            return
+        self._closed = True
+        running = [live.task.id for live in self._active.values() if live.runner is not None]
+        await asyncio.gather(*(self.stop(task_id) for task_id in running))
+        for live in list(self._active.values()):  # still pending: kept for the next start
+            live.end(CLOSED)
+        self._active.clear()
+        self._queue.clear()
+        if self._writer is not None:
+            await self._writer.close()
+        await self.store.close()
+
+    # -- the API -------------------------------------------------------------------
+
+    async def submit(self, task: str, **overrides: Any) -> Task:
+        """Queue a new task; ``ConfigError`` for a bad option, ``ValueError`` if empty."""
+        if self._writer is None or self._closed:
+            raise RuntimeError("the task manager is not running (await start() first)")
+        if not isinstance(task, str) or not task.strip():
+            raise ValueError("the task must not be empty")
+        unknown = set(overrides) - set(TASK_OVERRIDES)
+        if unknown:
+            raise ConfigError(f"unknown task option(s): {', '.join(sorted(unknown))}; "
+                              f"allowed: {', '.join(TASK_OVERRIDES)}")
+        settings = self.settings.with_overrides(**overrides)
+        record = Task.from_settings(task, settings)
+        await self.store.insert_task(record)
+        self._admit(record, settings)
+        submitted = record.snapshot()
+        self._pump()
+        return submitted
+
+    async def get(self, task_id: str) -> Task:
+        """The task, with live figures while it runs; ``TaskNotFoundError`` if unknown."""
+        live = self._active.get(task_id)
+        if live is not None:
+            return live.snapshot()
+        task = await self.store.get_task(task_id)
+        if task is None:
+            raise TaskNotFoundError(f"no task with id {task_id!r}")
+        return task
+
+    async def get_log(self, task_id: str, after: int = 0) -> list[dict[str, Any]]:
+        """The task's log entries with ``seq > after``."""
+        live = self._active.get(task_id)
+        if live is None:
+            await self.get(task_id)  # raises for an unknown id
+            return await self.store.get_log(task_id, after)
+        tail = live.unflushed_after(after)  # taken before the read: see live.follow
+        return merge_entries(await self.store.get_log(task_id, after), tail)
+
+    async def list_tasks(self, status: str | None = None, limit: int = 50,
+                         offset: int = 0) -> tuple[list[Task], int]:
+        """A page of tasks, newest first, and the number matching ``status`` in all."""
+        if status is not None and status not in {s.value for s in TaskStatus}:
+            raise ValueError(f"unknown status {status!r}; use one of "
+                             f"{', '.join(s.value for s in TaskStatus)}")
+        tasks, total = await self.store.list_tasks(status, limit, offset)
+        live = self._active
+        return [live[t.id].snapshot() if t.id in live else t for t in tasks], total
+
+    async def stop(self, task_id: str) -> Task:
+        """Cancel a task and wait until it has ended; a final task is returned unchanged."""
+        live = self._active.get(task_id)
+        if live is None:
+            return await self.get(task_id)
+        if live.stop_requested or live.finishing:
+            await live.finished.wait()
+        elif live.runner is None:  # still queued: it never started
+            live.stop_requested = True
+            self._queue.remove(task_id)
+            await asyncio.shield(self._finish(live, Outcome("cancelled")))
+        else:
+            live.stop_requested = True
+            if live.started:  # else the runner sees stop_requested as it begins
+                live.runner.cancel()
+            await live.finished.wait()
+        return live.task.snapshot()
+
+    async def wait(self, task_id: str) -> Task:
+        """Wait until the task has ended and return it."""
+        live = self._active.get(task_id)
+        if live is None:
+            return await self.get(task_id)
+        await live.finished.wait()
+        return live.task.snapshot()
+
+    async def stats(self) -> dict[str, Any]:
+        """``{"total", "by_status", "total_cost_usd", "success_rate"}`` over every task."""
+        stored = await self.store.stats()
+        cost = sum(stored["cost_by_status"][s.value] for s in FINAL)
+        cost += sum(live.snapshot().usage.cost_usd for live in self._active.values()
+                    if not live.task.status.is_final)
+        by_status = stored["by_status"]
+        ended = sum(by_status[s.value] for s in FINAL)
+        rate = by_status[TaskStatus.COMPLETED.value] / ended if ended else 0.0
+        return {"total": stored["total"], "by_status": by_status,
+                "total_cost_usd": round(cost, 6), "success_rate": round(rate, 4)}
+
+    async def subscribe(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
+        """``("log", entry)`` for each entry after ``after``, live, then ``("done", {...})``."""
+        live = self._active.get(task_id)
+        if live is None:
+            task = await self.get(task_id)  # raises for an unknown id
+            for entry in await self.store.get_log(task_id, after):
+                yield ("log", entry)
+            yield ("done", task.done_info())
+            return
+        async for item in follow(live, self.store, after):
+            yield item
+
+    # -- running -------------------------------------------------------------------
+
+    def _admit(self, task: Task, settings: Settings, last_seq: int = 0) -> None:
+        assert self._writer is not None
+        self._active[task.id] = LiveTask(task, settings, self._writer.enqueue, last_seq)
+        self._queue.append(task.id)
+
+    def _pump(self) -> None:
+        while not self._closed and self._queue and self._running < self.max_running:
+            live = self._active[self._queue.popleft()]
+            self._running += 1
+            live.runner = asyncio.create_task(self._run(live), name=f"open-agent-task-{live.task.id}")
+
+    async def _run(self, live: LiveTask) -> None:
+        live.started = True
+        outcome = Outcome("cancelled")
+        try:
+            if not live.stop_requested:
+                outcome = await self._execute(live)
+        finally:
+            live.finishing = True
+            self._running -= 1
+            await self._finish(live, outcome)
+            self._pump()
+
+    async def _execute(self, live: LiveTask) -> Outcome:
+        task = live.task
+        task.status = TaskStatus.RUNNING
+        task.started_at = now_iso()
+        try:
+            await self.store.update_task(live.snapshot())
+            backend = self._backend_factory(task.backend)
+            return await backend.run(task.task, live.settings, live.sink, live.state)
+        except asyncio.CancelledError:
+            return Outcome("cancelled")
+        except Exception as exc:  # noqa: BLE001 — the backend boundary: a bug in a backend
+            # (or its import) fails this one task with the reason instead of killing the manager.
+            log.exception("task %s: the %s backend failed", task.id, task.backend)
+            message = f"internal error in the {task.backend} backend: {type(exc).__name__}: {exc}"
+            await live.sink(LogEntry("error", message))
+            return Outcome("failed", error=message)
+
+    async def _finish(self, live: LiveTask, outcome: Outcome) -> None:
+        task = live.snapshot()
+        task.status = TaskStatus(outcome.status)
+        task.result, task.error = outcome.result, outcome.error
+        task.finished_at = now_iso()
+        live.task = task
+        try:
+            assert self._writer is not None
+            await self._writer.flush()
+            await self.store.update_task(task)
+        except (sqlite3.Error, RuntimeError):
+            # The outcome is still delivered to subscribers; the log says why it is not stored.
+            log.exception("task %s: could not store its final state", task.id)
+        finally:
+            self._active.pop(task.id, None)
+            live.end(("done", task.done_info()))
+
+    async def _fail_stored(self, task: Task, reason: str) -> None:
+        entry = LogEntry("error", reason, seq=await self.store.last_seq(task.id) + 1)
+        task.status, task.error, task.finished_at = TaskStatus.FAILED, reason, now_iso()
+        await self.store.append_logs({task.id: [entry.to_dict()]}, [task])
+
+    def _written(self, task_id: str, max_seq: int) -> None:
+        live = self._active.get(task_id)
+        if live is not None:
+            live.written(max_seq)
+
+    def _figures(self, task_id: str) -> Task | None:
+        live = self._active.get(task_id)
+        return live.snapshot() if live is not None and live.started else None
