@@ -15,9 +15,9 @@ __all__ = ["__version__", "AgentClient", "AsyncAgentClient", "load_ipython_exten
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     """Tell jupyter-server where the extension app lives."""
-    from .server.app import OpenAgentApp
+    from .server.app import OpenAgent
 
-    return [{"module": "open_agent_jupyter.server.app", "app": OpenAgentApp}]
+    return [{"module": "open_agent_jupyter.server.app", "app": OpenAgent}]
 
 
 def load_ipython_extension(ipython: Any) -> None:

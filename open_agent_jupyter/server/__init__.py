@@ -1,0 +1,1 @@
+"""The jupyter-server extension: ``OpenAgent`` (app), REST handlers, SSE, OpenAPI document."""

@@ -1,0 +1,208 @@
+"""Thin REST handlers for ``/api/task`` and friends (DESIGN.md §4).
+
+Every method is ``@tornado.web.authenticated`` and checked by the Jupyter authorizer
+against the resource ``open_agent``; only ``GET /api/health`` is public. Errors are
+JSON ``{"error": message, "status": code}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .._version import __version__
+from ..exceptions import ConfigError, TaskNotFoundError
+from .validation import TASK_ID_RE, parse_list_query, parse_task_body
+
+try:  # jupyter-server >= 2.13 can refuse undecorated handlers; older ones are open anyway.
+    from jupyter_server.auth.decorator import allow_unauthenticated
+except ImportError:  # pragma: no cover
+    def allow_unauthenticated(method: Any) -> Any:  # type: ignore[no-redef]
+        return method
+
+if TYPE_CHECKING:
+    from ..tasks.manager import TaskManager
+    from .app import OpenAgent
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+AUTH_RESOURCE = "open_agent"
+
+
+class OpenAgentHandler(APIHandler):
+    """Base: JSON errors, the extension app and its (started) task manager."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def extension(self) -> OpenAgent:
+        """The ``OpenAgent`` extension app serving this request."""
+        return self.settings["open_agent"]
+
+    async def task_manager(self) -> TaskManager:
+        """The running manager, or 503 with the configuration error."""
+        manager = await self.extension.ensure_started()
+        if manager is None:
+            message = self.extension.config_error or "the task manager is not available"
+            raise web.HTTPError(503, f"Open Agent is not configured: {message}")
+        return manager
+
+    async def find_task_id(self, task_id: str) -> str:
+        """``task_id`` if it names a task; 404 otherwise (including malformed ids)."""
+        manager = await self.task_manager()
+        if not TASK_ID_RE.fullmatch(task_id):
+            raise web.HTTPError(404, f"no task with id {task_id!r}")
+        try:
+            await manager.get(task_id)
+        except TaskNotFoundError:
+            raise web.HTTPError(404, f"no task with id {task_id!r}") from None
+        return task_id
+
+    def send_json(self, data: Any, status: int = 200) -> None:
+        """Write ``data`` as the JSON body."""
+        self.set_status(status)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(data, default=str))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors as ``{"error", "status"}``; unexpected ones never show internals."""
+        message = self._reason
+        exc_info = kwargs.get("exc_info")
+        if exc_info and isinstance(exc_info[1], web.HTTPError):
+            message = exc_info[1].log_message or message
+        elif exc_info:
+            message = "internal error (see the server log)"
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message, "status": status_code}))
+
+
+class TaskCreateHandler(OpenAgentHandler):
+    """``POST /api/task``: submit a task."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """Validate the body and submit; 201 ``{"id", "status"}``."""
+        manager = await self.task_manager()
+        task, overrides = parse_task_body(self.request.body)
+        try:
+            created = await manager.submit(task, **overrides)
+        except (ConfigError, ValueError) as err:
+            raise web.HTTPError(400, str(err)) from None
+        self.set_header("Location", self.request.path + "/" + created.id)
+        self.send_json({"id": created.id, "status": str(_value(created.status))}, 201)
+
+
+class TaskHandler(OpenAgentHandler):
+    """``GET /api/task/{id}``: the task with its log."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, task_id: str) -> None:
+        """The task, live figures while it runs."""
+        await self.find_task_id(task_id)
+        manager = await self.task_manager()
+        task = await manager.get(task_id)
+        self.send_json(task.to_dict(log=await manager.get_log(task_id)))
+
+
+class TaskStopHandler(OpenAgentHandler):
+    """``POST /api/task/{id}/stop``: cancel a task (kills its commands)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, task_id: str) -> None:
+        """Stop and answer with the (now final) task."""
+        await self.find_task_id(task_id)
+        manager = await self.task_manager()
+        task = await manager.stop(task_id)
+        self.send_json(task.to_dict(log=await manager.get_log(task_id)))
+
+
+class TaskListHandler(OpenAgentHandler):
+    """``GET /api/tasks?status=&limit=&offset=``: summaries, newest first."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """A page of task summaries and the total matching."""
+        status, limit, offset = parse_list_query(self.get_query_argument)
+        manager = await self.task_manager()
+        tasks, total = await manager.list_tasks(status=status, limit=limit, offset=offset)
+        self.send_json({"tasks": [t.summary() for t in tasks], "total": total})
+
+
+class StatsHandler(OpenAgentHandler):
+    """``GET /api/stats``: totals by status, total cost, success rate."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """The manager's statistics."""
+        manager = await self.task_manager()
+        self.send_json(await manager.stats())
+
+
+class OpenAPIHandler(OpenAgentHandler):
+    """``GET /api/open_agent/openapi.yaml``: the OpenAPI 3 document of this API."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """The YAML document shipped in the package."""
+        self.set_header("Cache-Control", "no-store")
+        self.finish(OPENAPI_PATH.read_text(encoding="utf-8"), set_content_type="application/yaml")
+
+
+class HealthHandler(OpenAgentHandler):
+    """``GET /api/health``: public; says what runs, never a secret."""
+
+    @allow_unauthenticated
+    async def get(self) -> None:
+        """Version, backend, limits and whether a key is configured."""
+        app = self.extension
+        settings = app.agent_settings
+        data: dict[str, Any] = {
+            "status": "ok" if settings and not app.config_error else "error",
+            "version": __version__,
+            "backend": app.backend,
+            "max_iterations": app.max_iterations,
+            "model": app.default_model,
+            "api_key_configured": bool(app.api_key),
+        }
+        if settings is not None and settings.backend == "opencode":
+            data["opencode"] = {"base_url": settings.opencode_base_url,
+                                "reachable": await _opencode_reachable(settings)}
+        self.send_json(data)
+
+
+async def _opencode_reachable(settings: Any) -> bool:
+    try:
+        from ..backends.opencode import opencode_reachable
+    except ImportError:  # the OpenCode backend is optional; without it nothing is reachable
+        return False
+    return bool(await opencode_reachable(settings))
+
+
+def _value(status: Any) -> Any:
+    return getattr(status, "value", status)
+
+
+def default_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
+    """URL patterns (relative to base_url) and their handlers."""
+    from .sse import TaskStreamHandler
+
+    return [
+        (r"/api/task", TaskCreateHandler),
+        (r"/api/task/([^/]+)", TaskHandler),
+        (r"/api/task/([^/]+)/stream", TaskStreamHandler),
+        (r"/api/task/([^/]+)/stop", TaskStopHandler),
+        (r"/api/tasks", TaskListHandler),
+        (r"/api/stats", StatsHandler),
+        (r"/api/health", HealthHandler),
+        (r"/api/open_agent/openapi.yaml", OpenAPIHandler),
+    ]
