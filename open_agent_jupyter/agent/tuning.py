@@ -9,7 +9,7 @@ writes it; a person may edit it). Format, version 1::
       "created_at": "2025-01-01T12:00:00+00:00",
       "params": {                           # any subset of DEFAULT_PARAMS; missing keys keep defaults
         "token_multiplier": 1.0,
-        "base_tokens": 3000,
+        "base_tokens": 1600,
         ...
       },
       "fit": {                              # informative: how well the params fit the calibration
@@ -61,11 +61,12 @@ DEFAULT_PARAMS: dict[str, float] = {
     "level_low": 0.33,
     "level_high": 0.66,
     # Expected iterations (LLM calls) = iterations_min + complexity * (max - min), rounded.
-    "iterations_min": 3.0,
+    "iterations_min": 2.0,
     "iterations_max": 30.0,
     # Prompt of iteration i (1-based) = base_tokens + task tokens + growth * (i - 1):
     # each step re-sends the whole conversation, which grows by about one tool call and result.
-    "base_tokens": 3000.0,
+    # base_tokens covers the system prompt and the 13 tool schemas (about 1,450 tokens).
+    "base_tokens": 1600.0,
     "growth_per_iteration": 700.0,
     # Completion tokens the model writes per iteration (tool arguments, answers).
     "completion_per_iteration": 250.0,
