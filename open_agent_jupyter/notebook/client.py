@@ -1,0 +1,193 @@
+"""Python clients for the Open Agent REST API (DESIGN §4): ``AgentClient`` and ``AsyncAgentClient``.
+
+Both default to the server the kernel was started by (``OPEN_AGENT_URL`` and
+``OPEN_AGENT_TOKEN``, exported by the server extension) and send
+``Authorization: token T``. ``stream(task_id)`` follows a task's events and
+reconnects on its own (see ``notebook.sse``)::
+
+    from open_agent_jupyter import AgentClient
+
+    client = AgentClient()                      # or AgentClient("http://127.0.0.1:8888/", "TOKEN")
+    task_id = client.submit("Create hello.py that prints Hello World")["id"]
+    for event, data in client.stream(task_id):
+        print(event, data.get("entry_type"), data.get("content", "")[:80])
+    print(client.get(task_id)["result"])
+
+Errors: ``TaskNotFoundError`` for an unknown id, ``APIError`` (with ``status``) for any
+other error answer, ``ServerUnreachableError`` when the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from ..exceptions import ConfigError, TaskNotFoundError
+from .sse import APIError, EventStream, ServerUnreachableError, StateCallback, follow_async
+
+__all__ = ["AgentClient", "AsyncAgentClient", "APIError", "ServerUnreachableError",
+           "server_from_env"]
+
+
+def server_from_env(url: str | None = None, token: str | None = None) -> tuple[str, str | None]:
+    """The server URL (ending in "/") and token: the arguments, else the environment."""
+    url = url or os.environ.get("OPEN_AGENT_URL")
+    if not url:
+        raise ConfigError("no Open Agent server: pass url= or set OPEN_AGENT_URL")
+    if token is None:
+        token = os.environ.get("OPEN_AGENT_TOKEN") or None
+    return url.rstrip("/") + "/", token
+
+
+def _options(url: str | None, token: str | None, timeout: float) -> dict[str, Any]:
+    base, token = server_from_env(url, token)
+    headers = {"Authorization": f"token {token}"} if token else {}
+    # Reads wait longer than the server's 15 s keep-alive so a quiet stream is not cut.
+    return {"base_url": base, "headers": headers,
+            "timeout": httpx.Timeout(timeout, read=max(timeout, 45.0))}
+
+
+def _body(task: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    return {"task": task, **{k: v for k, v in overrides.items() if v is not None}}
+
+
+def _params(status: str | None, limit: int, offset: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if status:
+        params["status"] = status
+    return params
+
+
+def _decode(response: httpx.Response) -> Any:
+    if response.status_code < 400:
+        return response.json()
+    try:
+        message = response.json().get("error") or response.json().get("message")
+    except ValueError:
+        message = None
+    message = message or response.reason_phrase or "error"
+    if response.status_code == 404 and "/api/task/" in response.request.url.path:
+        raise TaskNotFoundError(message)
+    raise APIError(f"HTTP {response.status_code}: {message}", response.status_code)
+
+
+class AgentClient:
+    """Blocking client; ``backoff_base``/``backoff_cap`` tune the stream's reconnects."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, *,
+                 timeout: float = 30.0, backoff_base: float = 1.0,
+                 backoff_cap: float = 30.0) -> None:
+        options = _options(url, token, timeout)
+        self.url: str = options["base_url"]
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.http = httpx.Client(**options)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServerUnreachableError(f"cannot reach {self.url}: {exc}") from exc
+        return _decode(response)
+
+    def submit(self, task: str, **overrides: Any) -> dict[str, Any]:
+        """Start a task (overrides: model, working_dir, max_iterations, budget_cents, backend)."""
+        return self._call("POST", "api/task", json=_body(task, overrides))
+
+    def get(self, task_id: str) -> dict[str, Any]:
+        """The task with its log."""
+        return self._call("GET", f"api/task/{task_id}")
+
+    def list(self, status: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """``{"tasks": [summary, ...], "total": N}``, newest first."""
+        return self._call("GET", "api/tasks", params=_params(status, limit, offset))
+
+    def stop(self, task_id: str) -> dict[str, Any]:
+        """Stop a task; returns it (now cancelled, or already final)."""
+        return self._call("POST", f"api/task/{task_id}/stop")
+
+    def stats(self) -> dict[str, Any]:
+        """Totals by status, total cost, success rate."""
+        return self._call("GET", "api/stats")
+
+    def health(self) -> dict[str, Any]:
+        """The server's health record (no authentication needed)."""
+        return self._call("GET", "api/health")
+
+    def stream(self, task_id: str, after: int = 0,
+               on_state: StateCallback | None = None) -> EventStream:
+        """Follow the task's events (entries after ``after``), reconnecting as needed."""
+        return EventStream(self, task_id, after, on_state)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncAgentClient:
+    """The asyncio flavour of ``AgentClient`` (same methods, awaitable)."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, *,
+                 timeout: float = 30.0, backoff_base: float = 1.0,
+                 backoff_cap: float = 30.0) -> None:
+        options = _options(url, token, timeout)
+        self.url: str = options["base_url"]
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.http = httpx.AsyncClient(**options)
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServerUnreachableError(f"cannot reach {self.url}: {exc}") from exc
+        return _decode(response)
+
+    async def submit(self, task: str, **overrides: Any) -> dict[str, Any]:
+        """Start a task (overrides: model, working_dir, max_iterations, budget_cents, backend)."""
+        return await self._call("POST", "api/task", json=_body(task, overrides))
+
+    async def get(self, task_id: str) -> dict[str, Any]:
+        """The task with its log."""
+        return await self._call("GET", f"api/task/{task_id}")
+
+    async def list(self, status: str | None = None, limit: int = 50,
+                   offset: int = 0) -> dict[str, Any]:
+        """``{"tasks": [summary, ...], "total": N}``, newest first."""
+        return await self._call("GET", "api/tasks", params=_params(status, limit, offset))
+
+    async def stop(self, task_id: str) -> dict[str, Any]:
+        """Stop a task; returns it (now cancelled, or already final)."""
+        return await self._call("POST", f"api/task/{task_id}/stop")
+
+    async def stats(self) -> dict[str, Any]:
+        """Totals by status, total cost, success rate."""
+        return await self._call("GET", "api/stats")
+
+    async def health(self) -> dict[str, Any]:
+        """The server's health record (no authentication needed)."""
+        return await self._call("GET", "api/health")
+
+    def stream(self, task_id: str, after: int = 0,
+               on_state: StateCallback | None = None) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Follow the task's events (``async for``), reconnecting as needed."""
+        return follow_async(self, task_id, after, on_state)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncAgentClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

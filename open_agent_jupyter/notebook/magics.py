@@ -1,0 +1,198 @@
+"""``%agent``, ``%%agent`` and ``%agent_panel`` (``%load_ext open_agent_jupyter``).
+
+``%agent [options] TASK`` / ``%%agent [options]`` with the cell body as the task.
+``{name}`` in the task is filled from the notebook's variables (``{{`` for a literal
+brace). Where the task runs: ``--server URL`` or ``OPEN_AGENT_URL`` (exported by the
+server extension to the kernels it starts) → that server's REST API; otherwise (or with
+``--local``) the same engine inside the kernel. The cell waits until the task ends while
+the widget updates; interrupting the kernel stops the task; ``--background`` returns at
+once. The value is an ``AgentResult``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from ..config import BACKENDS
+from ..exceptions import ConfigError, OpenAgentError
+from .result import AgentResult, TaskAPI
+from .sse import ServerUnreachableError
+
+#: Options that take no value (everything else takes one).
+_FLAGS = {"--background", "--local"}
+_OVERRIDES = ("model", "max_iterations", "budget_cents", "working_dir", "backend")
+
+
+class _Namespace(Mapping[str, Any]):
+    """The user's namespace for ``str.format``: a missing name is a usage error."""
+
+    def __init__(self, ns: Mapping[str, Any]) -> None:
+        self.ns = ns
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.ns:
+            raise UsageError(f"{{{key}}} in the task: no variable {key!r} in the notebook "
+                             "(write {{ and }} for literal braces)")
+        return self.ns[key]
+
+    def __iter__(self) -> Any:
+        return iter(self.ns)
+
+    def __len__(self) -> int:
+        return len(self.ns)
+
+
+def fill_task(text: str, ns: Mapping[str, Any]) -> str:
+    """Replace ``{name}`` (and ``{name.attr}``, ``{name!r}`` ...) from ``ns``; ``{{`` escapes."""
+    try:
+        return string.Formatter().vformat(text, (), _Namespace(ns))
+    except (IndexError, ValueError, AttributeError) as exc:
+        raise UsageError(f"cannot fill the task's {{...}} fields: {exc} "
+                         "(write {{ and }} for literal braces)") from None
+
+
+def split_options(line: str) -> tuple[str, str]:
+    """Split ``--opt value ... TASK`` into the option string and the task text (verbatim)."""
+    rest = line.strip()
+    options: list[str] = []
+    while rest.startswith("--"):
+        token, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        if token == "--":
+            break
+        options.append(token)
+        if token not in _FLAGS and "=" not in token and rest:
+            value, _, rest = rest.partition(" ") if rest[0] not in "\"'" else _quoted(rest)
+            options.append(shlex.quote(value))
+            rest = rest.lstrip()
+    return " ".join(options), rest
+
+
+def _quoted(text: str) -> tuple[str, str, str]:
+    end = text.find(text[0], 1)
+    if end < 0:
+        raise UsageError(f"unbalanced quote in options: {text}")
+    return text[1:end], " ", text[end + 1:]
+
+
+def _parse(magic: Any, options: str) -> Any:
+    """Parse magic options; a bad one is a UsageError that shows the usage line."""
+    try:
+        return parse_argstring(magic, options)
+    except UsageError as exc:
+        raise UsageError(f"{exc}\n{magic.parser.format_usage()}") from None
+
+
+@magics_class
+class AgentMagics(Magics):
+    """The Open Agent magics."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self._clients: dict[tuple[str, str | None], TaskAPI] = {}
+
+    @magic_arguments()
+    @argument("--model", help="model id for this task")
+    @argument("--max-iterations", type=int, help="LLM steps allowed")
+    @argument("--budget-cents", type=int, help="stop once the task costs this many US cents")
+    @argument("--working-dir", help="where relative paths resolve")
+    @argument("--backend", choices=BACKENDS, help="local or opencode")
+    @argument("--background", action="store_true", help="return at once; the widget goes on")
+    @argument("--server", metavar="URL", help="the Jupyter server with the extension")
+    @argument("--token", metavar="T", help="that server's token")
+    @argument("--local", action="store_true", help="run in this kernel, not on a server")
+    @no_var_expand
+    @line_cell_magic
+    def agent(self, line: str, cell: str | None = None) -> AgentResult:
+        """Run a coding task: ``%agent TASK`` or ``%%agent [options]`` + the task as the cell."""
+        options, task = (line, cell) if cell is not None else split_options(line)
+        args = _parse(self.agent, options)
+        task = fill_task(task.strip(), self.shell.user_ns)
+        if not task:
+            raise UsageError(f"no task given\n{self.agent.parser.format_usage()}")
+        self._check(args)
+        client = self._client(args.server, args.token, args.local)
+        overrides = {name: getattr(args, name) for name in _OVERRIDES}
+        result = self._submit(client, task, overrides)
+        from .follow import follow
+
+        widget = follow(client, result.id, result)
+        display(widget)
+        if not args.background:
+            self._wait(result, widget)
+        return result
+
+    @magic_arguments()
+    @argument("--server", metavar="URL", help="the Jupyter server with the extension")
+    @argument("--token", metavar="T", help="that server's token")
+    @argument("--local", action="store_true", help="tasks of this kernel's own engine")
+    @line_magic
+    def agent_panel(self, line: str) -> None:
+        """Show the task panel: the task list, a submit box, the chosen task's live log."""
+        args = _parse(self.agent_panel, line)
+        from .panel import TaskPanel
+
+        display(TaskPanel(self._client(args.server, args.token, args.local)))
+
+    def _check(self, args: Any) -> None:
+        for name in ("max_iterations", "budget_cents"):
+            value = getattr(args, name)
+            if value is not None and value < (1 if name == "max_iterations" else 0):
+                flag = "--" + name.replace("_", "-")
+                raise UsageError(f"{flag} must be a whole number >= "
+                                 f"{1 if name == 'max_iterations' else 0}\n"
+                                 f"{self.agent.parser.format_usage()}")
+
+    def _client(self, server: str | None, token: str | None, local: bool) -> TaskAPI:
+        url = None if local else (server or os.environ.get("OPEN_AGENT_URL"))
+        key = (url or "local", token)
+        if key not in self._clients:
+            try:
+                if url is None:
+                    from .local import local_runner
+
+                    self._clients[key] = local_runner()
+                else:
+                    from .client import AgentClient
+
+                    self._clients[key] = AgentClient(url, token)
+            except ConfigError as exc:
+                raise UsageError(str(exc)) from None
+        return self._clients[key]
+
+    def _submit(self, client: TaskAPI, task: str, overrides: dict[str, Any]) -> AgentResult:
+        try:
+            created = client.submit(task, **overrides)
+        except ServerUnreachableError as exc:
+            raise UsageError(f"{exc}\nThe Open Agent server (OPEN_AGENT_URL or --server) cannot "
+                             "be reached. Start it, pass --server URL --token T, or run the "
+                             "task in this kernel with --local.") from None
+        except (OpenAgentError, ValueError) as exc:
+            raise UsageError(f"the task was refused: {exc}") from None
+        return AgentResult(client, created["id"], created)
+
+    def _wait(self, result: AgentResult, widget: Any) -> None:
+        follower = widget.follower
+        try:
+            while not follower.join(0.25):
+                pass
+        except KeyboardInterrupt:
+            widget.show_message("interrupted: stopping the task …")
+            result.stop()
+            follower.join(30)
+        if not result.done or "log" not in result.data:
+            result.refresh()
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics (``%load_ext open_agent_jupyter``)."""
+    ipython.register_magics(AgentMagics)

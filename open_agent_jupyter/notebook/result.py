@@ -1,0 +1,137 @@
+"""``AgentResult``: what ``%agent`` returns — a handle on one task, usable in the next cell."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Protocol
+
+FINAL = frozenset({"completed", "failed", "cancelled"})
+_ICONS = {"completed": "✅", "failed": "❌", "cancelled": "⏹", "running": "⏳", "pending": "🕓"}
+
+
+class TaskAPI(Protocol):
+    """What the notebook surfaces need from a client (``AgentClient`` or ``LocalRunner``)."""
+
+    url: str
+
+    def submit(self, task: str, **overrides: Any) -> dict[str, Any]: ...
+    def get(self, task_id: str) -> dict[str, Any]: ...
+    def list(self, status: str | None = None, limit: int = 50,
+             offset: int = 0) -> dict[str, Any]: ...
+    def stop(self, task_id: str) -> dict[str, Any]: ...
+    def stream(self, task_id: str, after: int = 0, on_state: Any = None) -> Any: ...
+
+
+class AgentResult:
+    """One task: ``id``, ``status``, ``result``, ``error``, ``log``, ``usage``, ``estimate``.
+
+    The figures are those last seen; ``refresh()`` fetches them again, ``wait()`` blocks
+    until the task is final, ``stop()`` stops it.
+    """
+
+    def __init__(self, client: TaskAPI, task_id: str, data: dict[str, Any] | None = None) -> None:
+        self.client = client
+        self.id = task_id
+        self._data: dict[str, Any] = dict(data or {"id": task_id, "status": "pending"})
+        self._final = threading.Event()
+        if self.status in FINAL and "log" in self._data:
+            self._final.set()
+
+    # figures -----------------------------------------------------------------
+    @property
+    def data(self) -> dict[str, Any]:
+        """The task as the API returns it."""
+        return self._data
+
+    @property
+    def status(self) -> str:
+        """pending | running | completed | failed | cancelled."""
+        return str(self._data.get("status", "pending"))
+
+    @property
+    def done(self) -> bool:
+        """Whether the task has reached a final status."""
+        return self.status in FINAL
+
+    @property
+    def result(self) -> str | None:
+        """The agent's final answer (Markdown), once completed."""
+        return self._data.get("result")
+
+    @property
+    def error(self) -> str | None:
+        """Why the task failed, when it did."""
+        return self._data.get("error")
+
+    @property
+    def log(self) -> list[dict[str, Any]]:
+        """The log entries seen so far (all of them once the task is final)."""
+        return list(self._data.get("log") or [])
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        """Tokens and cost: prompt_tokens, completion_tokens, cost_usd, ..."""
+        return dict(self._data.get("usage") or {})
+
+    @property
+    def estimate(self) -> dict[str, Any] | None:
+        """The expected iterations/tokens/cost made at the start, when there is one."""
+        return self._data.get("estimate")
+
+    @property
+    def iterations(self) -> int:
+        """LLM steps taken."""
+        return int(self._data.get("iterations") or 0)
+
+    # actions -----------------------------------------------------------------
+    def refresh(self) -> AgentResult:
+        """Fetch the task again."""
+        self.update(self.client.get(self.id))
+        return self
+
+    def update(self, data: dict[str, Any]) -> None:
+        """Take newer task data (from a refresh or from the widget's follower)."""
+        self._data = dict(data)
+        if self.done and "log" in self._data:
+            self._final.set()
+
+    def wait(self, timeout: float | None = None, poll: float = 0.5) -> AgentResult:
+        """Block until the task is final (or ``timeout`` seconds pass); returns self."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._final.is_set():
+            if self._final.wait(poll):
+                break
+            self.refresh()
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return self
+
+    def stop(self) -> AgentResult:
+        """Stop the task; returns self with the final figures."""
+        self.update(self.client.stop(self.id))
+        if self.done and "log" not in self._data:
+            self.refresh()
+        return self
+
+    # display -----------------------------------------------------------------
+    def summary_line(self) -> str:
+        """status · iterations · tokens · cost, one line."""
+        usage = self.usage
+        tokens = int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+        cost = float(usage.get("cost_usd") or 0.0)
+        return (f"{_ICONS.get(self.status, '')} **{self.status}** · {self.iterations} iterations"
+                f" · {tokens:,} tokens · ${cost:.4f}")
+
+    def _repr_markdown_(self) -> str:
+        lines = [f"{self.summary_line()} · task `{self.id}`", ""]
+        if self.result:
+            lines += [self.result]
+        elif self.error:
+            lines += [f"**Error:** {self.error}"]
+        elif not self.done:
+            lines += ["_still running — `.wait()` blocks until it ends, `.stop()` stops it_"]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<AgentResult {self.id} {self.status}>"

@@ -1,0 +1,234 @@
+"""``TaskWidget``: the live view of one task (header, tool-call rows, answer, Stop).
+
+The widget only *shows*: ``apply(event, data)`` takes one stream event, ``apply_task``
+takes the task JSON. ``follow(client, task_id)`` runs a ``Follower`` thread that feeds it
+from a client's stream. Rows go into pages of ``page_size``; only the newest
+``visible_pages`` pages are on screen (a button shows earlier ones), so each new row
+sends a few dozen ids to the front end however long the task is.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+from IPython.display import Markdown
+
+from ..exceptions import OpenAgentError
+from .rows import ToolRow, text_row
+from .sse import CONNECTING, DISCONNECTED
+
+_COLORS = {"completed": "#080", "failed": "#c00", "cancelled": "#a60",
+           "running": "#06c", "pending": "#888"}
+_CONN = {"connecting": "◌ connecting", "connected": "● connected",
+         "reconnecting": "◐ reconnecting", "disconnected": "○ disconnected"}
+
+
+def _elapsed(start: str | None, end: str | None) -> str:
+    if not start:
+        return ""
+    try:
+        began = datetime.fromisoformat(start)
+        ended = datetime.fromisoformat(end) if end else datetime.now(timezone.utc)
+    except ValueError:
+        return ""
+    seconds = max(0.0, (ended - began).total_seconds())
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _estimate(estimate: dict[str, Any] | None) -> str:
+    if not estimate:
+        return ""
+    parts = []
+    if estimate.get("iterations") is not None:
+        parts.append(f"≈{estimate['iterations']} iterations")
+    if estimate.get("cost_usd") is not None:
+        parts.append(f"≈${float(estimate['cost_usd']):.4f}")
+    return "expected " + ", ".join(parts) if parts else ""
+
+
+class TaskWidget(widgets.VBox):
+    """Live view of one task; ``stop_button.click()`` stops it through its client."""
+
+    status = traitlets.Unicode("pending")
+    connection = traitlets.Unicode(CONNECTING)
+
+    def __init__(self, client: Any = None, task_id: str | None = None, *,
+                 page_size: int = 50, visible_pages: int = 4) -> None:
+        self.client = client
+        self.task_id = task_id
+        self.page_size = page_size
+        self.visible_pages = visible_pages
+        self.info: dict[str, Any] = {"status": "pending"}
+        self.rows: list[widgets.Widget] = []
+        self.tool_rows: dict[str, ToolRow] = {}
+        self.pages: list[widgets.VBox] = []
+        self.show_all = False
+        self.stream: Any = None
+        self.follower: Any = None
+        self.answer_text: str | None = None
+        self.header = widgets.HTML()
+        self.conn_label = widgets.HTML()
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
+                                          tooltip="stop the task",
+                                          layout=widgets.Layout(width="auto"))
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.earlier_button = widgets.Button(layout=widgets.Layout(width="auto", display="none"))
+        self.earlier_button.on_click(lambda _b: self.show_earlier())
+        self.pages_box = widgets.VBox()
+        self.answer = widgets.Output()
+        self.message = widgets.HTML()
+        bar = widgets.HBox([self.stop_button, self.conn_label],
+                           layout=widgets.Layout(align_items="center"))
+        super().__init__([self.header, bar, self.earlier_button, self.pages_box,
+                          self.answer, self.message])
+        self.add_class("open-agent-task")
+        self._render_header()
+        self.set_connection(CONNECTING)
+
+    # feeding -----------------------------------------------------------------
+    def apply(self, event: str, data: dict[str, Any]) -> None:
+        """Take one stream event: ``log`` (an entry), ``done``, or ``error``."""
+        if event == "log":
+            self._apply_entry(data)
+        elif event == "done":
+            self.info.update({k: v for k, v in data.items() if v is not None})
+            self._finish(data.get("status", "completed"), data.get("result"), data.get("error"))
+        elif event == "error":
+            self.show_message(str(data.get("error") or data.get("content") or data))
+        self._render_header()
+
+    def apply_task(self, task: dict[str, Any]) -> None:
+        """Take the task JSON (``GET /api/task/{id}``) for the header figures."""
+        self.task_id = task.get("id", self.task_id)
+        self.info.update({k: v for k, v in task.items() if k != "log"})
+        status = str(task.get("status") or self.status)
+        if status in ("completed", "failed", "cancelled"):
+            self._finish(status, task.get("result"), task.get("error"))
+        else:
+            self.status = status
+        self._render_header()
+
+    def _apply_entry(self, entry: dict[str, Any]) -> None:
+        kind = entry.get("entry_type")
+        if self.status == "pending":
+            self.status = self.info["status"] = "running"
+        if kind == "tool_call":
+            row = ToolRow(entry)
+            if row.call_id:
+                self.tool_rows[str(row.call_id)] = row
+            self._append(row)
+        elif kind == "tool_result":
+            row = self.tool_rows.get(str(entry.get("call_id")))
+            if row is None:  # a result without its call (joined late): show it on its own
+                row = ToolRow(entry)
+                self._append(row)
+            row.set_result(entry)
+        elif kind == "response":
+            self._show_answer(str(entry.get("content") or ""))
+        elif kind in ("thinking", "error") and entry.get("content"):
+            self._append(text_row(str(entry["content"]), kind))
+
+    def _finish(self, status: str, result: str | None, error: str | None) -> None:
+        self.status = self.info["status"] = status
+        if result and self.answer_text is None:
+            self._show_answer(result)
+        if error and status != "completed":
+            self.show_message(error)
+        self.stop_button.disabled = True
+        self.stop_button.description = status
+
+    def _show_answer(self, text: str) -> None:
+        if not text.strip() or text == self.answer_text:
+            return
+        self.answer_text = text
+        self.answer.clear_output()
+        self.answer.append_display_data(Markdown(text))
+
+    def show_message(self, text: str) -> None:
+        """Show an error or notice under the log."""
+        self.message.value = ("<div style='color: var(--jp-error-color1, #c00)'>"
+                              f"{html.escape(text)}</div>")
+
+    def set_connection(self, state: str) -> None:
+        """connecting | connected | reconnecting | disconnected."""
+        self.connection = state
+        self.conn_label.value = f"<span style='opacity: 0.7'>{_CONN.get(state, state)}</span>"
+
+    # rows --------------------------------------------------------------------
+    @property
+    def tool_row_list(self) -> list[ToolRow]:
+        """The tool-call rows, oldest first."""
+        return [row for row in self.rows if isinstance(row, ToolRow)]
+
+    def _append(self, row: widgets.Widget) -> None:
+        self.rows.append(row)
+        if not self.pages or len(self.pages[-1].children) >= self.page_size:
+            self.pages.append(widgets.VBox([row]))
+            self._render_pages()
+        else:
+            page = self.pages[-1]
+            page.children = (*page.children, row)
+
+    def _render_pages(self) -> None:
+        shown = self.pages if self.show_all else self.pages[-self.visible_pages:]
+        hidden = sum(len(p.children) for p in self.pages[: len(self.pages) - len(shown)])
+        self.pages_box.children = tuple(shown)
+        self.earlier_button.description = f"show {hidden:,} earlier rows"
+        self.earlier_button.layout.display = "" if hidden else "none"
+
+    @property
+    def rendered_rows(self) -> int:
+        """How many rows are on screen now."""
+        return sum(len(p.children) for p in self.pages_box.children)
+
+    def show_earlier(self) -> None:
+        """Put every row on screen."""
+        self.show_all = True
+        self._render_pages()
+
+    # header ------------------------------------------------------------------
+    def _render_header(self) -> None:
+        info = self.info
+        status = self.status
+        usage = info.get("usage") or {}
+        tokens = int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+        task = str(info.get("task") or "")
+        task = task if len(task) <= 160 else task[:159] + "…"
+        figures = [str(info.get("model") or ""),
+                   f"iteration {info.get('iterations') or 0}/{info.get('max_iterations') or '?'}",
+                   f"{tokens:,} tokens", f"${float(usage.get('cost_usd') or 0):.4f}",
+                   _elapsed(info.get("started_at"), info.get("finished_at")),
+                   _estimate(info.get("estimate"))]
+        self.header.value = (
+            f"<div><b style='color: {_COLORS.get(status, '#888')}'>● {status}</b> "
+            f"<span>{html.escape(task)}</span><br><span style='opacity: 0.75'>"
+            f"{html.escape(' · '.join(f for f in figures if f))}</span></div>")
+
+    # actions -----------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop the task through the client (the Stop button)."""
+        if self.client is None or self.task_id is None:
+            return
+        self.stop_button.disabled = True
+        self.stop_button.description = "stopping…"
+        try:
+            self.apply_task(self.client.stop(self.task_id))
+        except (OpenAgentError, ValueError) as exc:  # a widget callback shows, never raises
+            self.stop_button.disabled = False
+            self.stop_button.description = "Stop"
+            self.show_message(f"could not stop the task: {exc}")
+
+    def __repr__(self) -> str:
+        return f"<TaskWidget {self.task_id} {self.status} ({len(self.tool_row_list)} tool calls)>"
+
+    def close(self) -> None:
+        """Close the view: cancel its stream and show disconnected."""
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            stream.close()
+        self.set_connection(DISCONNECTED)
+        super().close()
