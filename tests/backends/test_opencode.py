@@ -1,0 +1,173 @@
+"""The opencode backend against a real ``opencode serve`` and the loopback fake LLM."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from open_agent_jupyter.agent.events import LogEntry
+from open_agent_jupyter.backends.opencode import OpenCodeBackend, opencode_reachable
+from open_agent_jupyter.config import Settings
+from open_agent_jupyter.types import Outcome, RunState
+from tests.backends.opencode_server import OpenCodeServer, free_port
+from tests.fakellm import FakeLLM, call, text
+
+opencode = pytest.mark.opencode
+
+
+class Recorder:
+    """A log sink that keeps the entries."""
+
+    def __init__(self) -> None:
+        self.entries: list[LogEntry] = []
+
+    async def __call__(self, entry: LogEntry) -> None:
+        self.entries.append(entry)
+
+    def of(self, kind: str) -> list[LogEntry]:
+        return [e for e in self.entries if e.entry_type == kind]
+
+
+async def run(settings: Settings, task: str = "do it",
+              sink: Recorder | None = None) -> tuple[Outcome, Recorder, RunState]:
+    sink = sink or Recorder()
+    state = RunState()
+    outcome = await asyncio.wait_for(OpenCodeBackend().run(task, settings, sink, state), 90)
+    return outcome, sink, state
+
+
+def tool_names(llm: FakeLLM) -> dict[str, list[str]]:
+    tools = llm.chat_requests()[0]["tools"]
+    return {t["function"]["name"]: list(t["function"]["parameters"].get("properties", {}))
+            for t in tools}
+
+
+@opencode
+async def test_task_writes_file_and_runs_command(oc_settings: Settings, llm: FakeLLM) -> None:
+    work = Path(oc_settings.working_dir)
+    llm.script(
+        call("write", {"filePath": str(work / "hello.py"), "content": "print('hi')\n"},
+             content="I will write the script."),
+        call("bash", {"command": "python3 hello.py > out.txt", "description": "run it"}),
+        text("Wrote hello.py and ran it."),
+    )
+    outcome, sink, state = await run(oc_settings, "Write hello.py and run it")
+
+    assert outcome.status == "completed", (outcome, [e.to_dict() for e in sink.entries])
+    assert outcome.result == "Wrote hello.py and ran it."
+    assert (work / "hello.py").read_text() == "print('hi')\n"
+    assert (work / "out.txt").read_text() == "hi\n"
+    names = tool_names(llm)
+    assert {"filePath", "content"} <= set(names["write"]) and "command" in names["bash"]
+    assert "question" not in names  # denied for headless sessions
+    calls = sink.of("tool_call")
+    assert [(c.tool, c.arguments) for c in calls] == [
+        ("write", {"filePath": str(work / "hello.py"), "content": "print('hi')\n"}),
+        ("bash", {"command": "python3 hello.py > out.txt", "description": "run it"}),
+    ]
+    results = sink.of("tool_result")
+    assert [(r.tool, r.ok, r.call_id) for r in results] == [
+        ("write", True, calls[0].call_id), ("bash", True, calls[1].call_id)]
+    assert all(r.duration_ms is not None and r.duration_ms >= 0 for r in results)
+    kinds = [e.entry_type for e in sink.entries]
+    assert kinds == ["thinking", "tool_call", "tool_result", "tool_call", "tool_result",
+                     "response"]
+    assert sink.of("thinking")[0].content == "I will write the script."
+    assert state.iterations == 3
+    assert state.usage.llm_calls == 3
+    assert state.usage.prompt_tokens == 300 and state.usage.completion_tokens == 60
+    assert state.usage.cost_usd == pytest.approx(3 * (100 * 3 + 20 * 15) / 1e6)
+
+
+@opencode
+async def test_non_permissive_task_is_denied_and_finishes(oc_settings: Settings,
+                                                          llm: FakeLLM) -> None:
+    settings = oc_settings.with_overrides(opencode_permissive=False)
+    llm.script(call("bash", {"command": "touch made.txt", "description": "make"}),
+               text("I could not run the command."))
+    outcome, sink, _ = await run(settings)
+
+    assert outcome.status == "completed"
+    assert outcome.result == "I could not run the command."
+    assert not (Path(settings.working_dir) / "made.txt").exists()
+    denied = [e for e in sink.of("error") if "permission" in e.content]
+    assert len(denied) == 1 and "bash" in denied[0].content
+    result = sink.of("tool_result")[0]
+    assert result.ok is False and "OPENCODE_PERMISSIVE" in result.content
+    # The model was told why, and went on.
+    last = llm.chat_requests()[-1]["messages"]
+    assert any("OPENCODE_PERMISSIVE" in str(m.get("content")) for m in last)
+
+
+@opencode
+async def test_permissive_task_is_not_asked(oc_settings: Settings, llm: FakeLLM) -> None:
+    llm.script(call("bash", {"command": "touch made.txt", "description": "make"}), text("ok"))
+    outcome, sink, _ = await run(oc_settings)
+
+    assert outcome.status == "completed"
+    assert (Path(oc_settings.working_dir) / "made.txt").exists()
+    assert not sink.of("error")
+
+
+async def pending_permissions(server: OpenCodeServer, directory: str) -> list[dict]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        resp = await http.get(server.url + "/permission", params={"directory": directory})
+        return resp.json()
+
+
+async def busy_sessions(server: OpenCodeServer, directory: str) -> dict:
+    async with httpx.AsyncClient(timeout=10) as http:
+        resp = await http.get(server.url + "/session/status", params={"directory": directory})
+        return resp.json()
+
+
+@opencode
+async def test_stop_during_slow_reply_cancels(oc_settings: Settings, llm: FakeLLM,
+                                              opencode_server: OpenCodeServer) -> None:
+    llm.script(text("too late", delay=5))
+    sink, state = Recorder(), RunState()
+    task = asyncio.create_task(OpenCodeBackend().run("slow", oc_settings, sink, state))
+    for _ in range(300):
+        if llm.chat_requests():
+            break
+        await asyncio.sleep(0.05)
+    assert llm.chat_requests(), "OpenCode never called the LLM"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 30)
+
+    assert await pending_permissions(opencode_server, oc_settings.working_dir) == []
+    assert await busy_sessions(opencode_server, oc_settings.working_dir) == {}
+    assert not sink.of("response")
+
+
+@opencode
+async def test_watchdog_fails_a_silent_session(oc_settings: Settings, llm: FakeLLM,
+                                               opencode_server: OpenCodeServer) -> None:
+    settings = oc_settings.with_overrides(opencode_idle_timeout=1.0)
+    llm.script(text("too late", delay=4))
+    outcome, sink, _ = await run(settings)
+
+    assert outcome.status == "failed"
+    assert "OPENCODE_IDLE_TIMEOUT" in (outcome.error or "")
+    assert sink.of("error")[-1].content == outcome.error
+    assert await busy_sessions(opencode_server, settings.working_dir) == {}
+
+
+async def test_unreachable_server_fails_clearly(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    settings = Settings(backend="opencode", opencode_base_url=url, working_dir=str(tmp_path))
+    outcome, sink, _ = await run(settings)
+
+    assert outcome.status == "failed"
+    assert "OPENCODE_BASE_URL" in (outcome.error or "") and url in (outcome.error or "")
+    assert [e.entry_type for e in sink.entries] == ["error"]
+    assert await opencode_reachable(settings) is False
+
+
+@opencode
+async def test_reachable(oc_settings: Settings) -> None:
+    assert await opencode_reachable(oc_settings) is True
