@@ -27,6 +27,7 @@ BUFFER_BYTES = 256 * 1024
 #: Seconds to wait for output pipes to close once the shell has exited or been killed.
 PIPE_GRACE = 2.0
 MAX_TIMEOUT = 3600
+_POLL = 0.1
 _QUIET_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0",
               "DEBIAN_FRONTEND": "noninteractive", "TERM": "dumb"}
 
@@ -97,9 +98,9 @@ class RunCommand(Tool):
             env={**os.environ, **_QUIET_ENV})
         out, err = _Capture(), _Capture()
         pumps = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err))  # type: ignore[arg-type]
+        pumps.add_done_callback(_retrieve)
         try:
-            timed_out = await _wait(proc, timeout)
-            detached = await _finish_pumps(pumps)
+            timed_out, detached = await _wait(proc, pumps, timeout)
         except asyncio.CancelledError:
             _kill_group(proc.pid)
             pumps.cancel()
@@ -107,30 +108,38 @@ class RunCommand(Tool):
         return _result(proc.returncode, out, err, timed_out, timeout, detached)
 
 
-async def _wait(proc: asyncio.subprocess.Process, timeout: float) -> bool:
-    """Wait for the shell to exit; on timeout kill its group and return True."""
-    try:
-        await asyncio.wait_for(proc.wait(), timeout)
-    except asyncio.TimeoutError:
-        _kill_group(proc.pid)
-        await proc.wait()
-        return True
-    return False
+async def _wait(proc: asyncio.subprocess.Process, pumps: asyncio.Future[Any],
+                timeout: float) -> tuple[bool, bool]:
+    """Wait for the output to end; return (timed out, background jobs hold the pipes).
+
+    ``Process.wait()`` also waits for the pipes, so a background job that keeps
+    them open would hang it: the shell's exit is seen through ``returncode``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    exited_at: float | None = None
+    while not pumps.done():
+        await asyncio.wait({pumps}, timeout=_POLL)
+        now = loop.time()
+        if proc.returncode is not None:
+            exited_at = exited_at or now
+            if now - exited_at >= PIPE_GRACE and not pumps.done():
+                pumps.cancel()
+                return False, True
+        elif now >= deadline:
+            _kill_group(proc.pid)
+            # Anything that left the group may keep the pipes: wait for them only briefly.
+            await asyncio.wait({pumps}, timeout=PIPE_GRACE)
+            pumps.cancel()
+            return True, False
+    await proc.wait()
+    return False, False
 
 
-async def _finish_pumps(pumps: asyncio.Future[Any]) -> bool:
-    """Wait briefly for the pipes to close; True if background jobs still hold them."""
-    try:
-        await asyncio.wait_for(asyncio.shield(pumps), PIPE_GRACE)
-    except asyncio.TimeoutError:
-        pumps.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pumps
-        return True
-    except asyncio.CancelledError:
-        pumps.cancel()
-        raise
-    return False
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a cancelled gather's outcome as seen (it finishes with CancelledError)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _result(code: int | None, out: _Capture, err: _Capture, timed_out: bool,
