@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,8 +16,12 @@ import httpx
 import pytest
 
 from open_agent_jupyter.agent.estimate import make_estimate
+from open_agent_jupyter.calibration.runner import Measurement
+from open_agent_jupyter.calibration.tasks import CalibrationTask
 from open_agent_jupyter.cli import main
+from open_agent_jupyter.cli.calibrate import ProgressBar
 from open_agent_jupyter.config import Settings
+from open_agent_jupyter.types import RunState, Usage
 from tests.fakellm import FakeLLM, Reply, call, text
 
 TASKS_YAML = """\
@@ -218,3 +224,28 @@ def test_ctrl_c_fits_and_writes_what_was_measured(fake_llm: FakeLLM, tmp_path: P
     assert "Interrupted by Ctrl-C: using the 1 of 2 task(s)" in out
     doc = json.loads((workspace / ".open_agent" / "tuning.json").read_text())
     assert doc["fit"]["tasks"] == 1 and doc["fit"]["interrupted"] is True
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal (what the bar draws on)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_redraws_on_a_terminal() -> None:
+    term = Terminal()
+    bar = ProgressBar(term, width=10)
+    task = CalibrationTask("hello", "say hello")
+    bar.started(2, 4, task)
+    bar.update(RunState(iterations=3, usage=Usage(prompt_tokens=1000, cost_usd=0.5)))
+    drawn = term.getvalue().rsplit("\r\x1b[2K", 1)[1]
+    assert re.fullmatch(r"\[##--------\] 2/4 hello · iteration 3 · 1,000 tokens · \$0\.5000 · \d+s",
+                        drawn)
+    measured = Measurement(name="hello", task="say hello", folder="f", status="failed",
+                           success=False, iterations=3, prompt_tokens=1000,
+                           completion_tokens=0, cost_usd=0.5, error="budget spent\nmore")
+    bar.finished(2, 4, measured)
+    last = term.getvalue().rsplit("\r\x1b[2K", 1)[1]
+    assert re.fullmatch(r"\[2/4\] hello: failed · 3 iterations · 1,000 tokens · \$0\.5000 · \d+s"
+                        r" — budget spent\n", last)
