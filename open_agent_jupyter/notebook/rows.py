@@ -111,7 +111,7 @@ class ToolRow(widgets.VBox):
         args = (json.dumps(self.arguments, indent=2) if isinstance(self.arguments, dict)
                 else str(self.arguments))
         parts: list[widgets.Widget] = [widgets.HTML("<b>arguments</b>" + _PRE.format(
-            html.escape(args)))]
+            html.escape(args, quote=False)))]
         if self.result_text is not None:
             self.result_html = widgets.HTML()
             parts.append(self.result_html)
@@ -129,7 +129,7 @@ class ToolRow(widgets.VBox):
         shown = text
         if self.folded and len(text) > FOLD_CHARS:
             shown = text[:FOLD_CHARS] + f"\n… ({len(text) - FOLD_CHARS:,} more characters)"
-        self.result_html.value = "<b>result</b>" + _PRE.format(html.escape(shown))
+        self.result_html.value = "<b>result</b>" + _PRE.format(html.escape(shown, quote=False))
 
     def unfold(self) -> None:
         """Show the whole result."""

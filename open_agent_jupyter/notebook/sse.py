@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import random
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -214,10 +215,17 @@ class EventStream:
         self._closed.set()
         response = self._response
         if response is not None:
-            # Closing the response from here wakes the thread blocked reading it.
-            with contextlib.suppress(httpx.HTTPError, RuntimeError, OSError):
-                response.close()
+            _shutdown(response)
         self.cursor.set_state(DISCONNECTED)
+
+
+def _shutdown(response: httpx.Response) -> None:
+    """Wake a thread blocked reading ``response`` by shutting its socket down."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 async def follow_async(client: AsyncAgentClient, task_id: str, after: int = 0,
