@@ -100,7 +100,7 @@ def web_server() -> Iterator[WebServer]:
     """A real HTTP server on 127.0.0.1 serving DDG-like results and test pages."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.state = WebServer(base_url=f"http://127.0.0.1:{server.server_address[1]}")  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server.state  # type: ignore[attr-defined]
