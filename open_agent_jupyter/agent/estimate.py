@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from ..config import Settings
+from ..llm.pricing import get_price
 from ..types import RunState
 from .tuning import Tuning, load_tuning
 
@@ -141,8 +142,6 @@ async def make_estimate(task: str, settings: Settings, http: httpx.AsyncClient) 
 
 async def model_price(settings: Settings, http: httpx.AsyncClient) -> tuple[tuple[float, float], bool]:
     """``((prompt, completion) USD per token, known)``; the fallback price when unknown."""
-    from ..llm.pricing import get_price
-
     price = await get_price(http, settings.base_url, settings.model, settings.api_key)
     if price is None:
         return (FALLBACK_PROMPT_PRICE, FALLBACK_COMPLETION_PRICE), False
