@@ -176,8 +176,8 @@ class ListDirectory(Tool):
     """Show a directory tree."""
 
     name = "list_directory"
-    description = (f"List a directory as a tree (dirs end with /, files show size). "
-                   f"Skips {', '.join(sorted(SKIPPED_DIRS)[:4])} and similar; "
+    description = ("List a directory as a tree (dirs end with /, files show size). Does not "
+                   "enter .git, node_modules, __pycache__, .venv and similar; "
                    f"at most {MAX_ENTRIES} entries.")
     parameters = {
         "type": "object",
