@@ -217,14 +217,14 @@ class OpenAgent(ExtensionApp):
         return self.manager if self.config_error is None else None
 
     async def _start_manager(self, manager: TaskManager) -> None:
-        if self.db_path != ":memory:":
-            Path(self.db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self.db_path != ":memory:":
+                Path(self.db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             await manager.start()
         except (OSError, sqlite3.Error, OpenAgentError) as err:
-            self.config_error = f"cannot open the task database {self.db_path}: {err}"
-            self.log.error("Open Agent is disabled: %s (set c.OpenAgent.db_path)",
-                           self.config_error)
+            self.config_error = (f"cannot open the task database {self.db_path} "
+                                 f"(c.OpenAgent.db_path): {err}")
+            self.log.error("Open Agent is disabled: %s", self.config_error)
             return
         self.log.info("Open Agent %s: tasks in %s", __version__, self.db_path)
 
