@@ -126,6 +126,7 @@ async def _calibrate(tasks: Sequence[CalibrationTask], settings: Settings, run_d
     async with httpx.AsyncClient() as http:
         price["price"], price["priced"] = await model_price(settings, http)
     runner = asyncio.ensure_future(run_tasks(tasks, settings, run_dir, measurements, progress))
+    ticker = asyncio.ensure_future(progress.tick_until(runner))
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, runner.cancel)
     try:
@@ -134,6 +135,7 @@ async def _calibrate(tasks: Sequence[CalibrationTask], settings: Settings, run_d
         return True
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        await ticker
     return False
 
 
@@ -208,6 +210,7 @@ class ProgressBar:
         self.name = ""
         self.started_at = time.monotonic()
         self.drawn = False
+        self.state = RunState()
 
     def started(self, index: int, total: int, task: CalibrationTask) -> None:
         """A task begins."""
@@ -220,6 +223,7 @@ class ProgressBar:
 
     def update(self, state: RunState) -> None:
         """The running task made progress (redraws the bar on a terminal)."""
+        self.state = state
         if not self.tty:
             return
         filled = round(self.width * (self.index - 1) / max(self.total, 1))
@@ -231,6 +235,13 @@ class ProgressBar:
         self.out.write("\r\x1b[2K" + text[:columns])
         self.out.flush()
         self.drawn = True
+
+    async def tick_until(self, runner: asyncio.Future[Any]) -> None:
+        """Redraw every second while ``runner`` runs, so the elapsed time moves during calls."""
+        while not runner.done():
+            await asyncio.wait([runner], timeout=1.0)
+            if self.drawn and not runner.done():
+                self.update(self.state)
 
     def finished(self, index: int, total: int, m: Measurement) -> None:
         """A task ended: one permanent line saying how."""
