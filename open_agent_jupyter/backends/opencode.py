@@ -217,17 +217,8 @@ class _Run:
                                  f"${cost:.4f}; the OpenCode session was aborted")
 
     async def _stop_session(self) -> None:
-        """Abort the session and reject whatever it still waits for; best effort."""
-        if self.session_id is None:
-            return
-        self.client.timeout = CLEANUP_TIMEOUT
-        with contextlib.suppress(OpenCodeError):
-            await self.client.abort(self.session_id)
-        with contextlib.suppress(OpenCodeError):
-            for request in await self.client.pending("permission", self.session_id):
-                await self.client.reply_permission(str(request["id"]), "reject", None)
-            for request in await self.client.pending("question", self.session_id):
-                await self.client.reject_question(str(request["id"]))
+        if self.session_id is not None:
+            await stop_session(self.client, self.session_id)
 
     async def _fail(self, reason: str) -> Outcome:
         await self._log(self.tr.release() + [LogEntry("error", reason)])
@@ -236,6 +227,19 @@ class _Run:
     async def _log(self, entries: list[LogEntry]) -> None:
         for entry in entries:
             await self.sink(entry)
+
+
+async def stop_session(client: OpenCodeClient, session_id: str) -> None:
+    """Abort a session and reject what it still waits for; best effort, short timeouts."""
+    client.timeout = CLEANUP_TIMEOUT
+    with contextlib.suppress(OpenCodeError):
+        await client.abort(session_id)
+    # A permission pending at abort time stays listed until someone answers it.
+    with contextlib.suppress(OpenCodeError):
+        for request in await client.pending("permission", session_id):
+            await client.reply_permission(str(request["id"]), "reject", None)
+        for request in await client.pending("question", session_id):
+            await client.reject_question(str(request["id"]))
 
 
 def turn_over(messages: list[dict[str, Any]]) -> bool:

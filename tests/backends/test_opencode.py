@@ -9,10 +9,13 @@ import httpx
 import pytest
 
 from open_agent_jupyter.agent.events import LogEntry
-from open_agent_jupyter.backends.opencode import OpenCodeBackend, opencode_reachable
+from open_agent_jupyter.backends import opencode_client
+from open_agent_jupyter.backends.opencode import OpenCodeBackend, opencode_reachable, stop_session
+from open_agent_jupyter.backends.opencode_client import OpenCodeClient
 from open_agent_jupyter.config import Settings
 from open_agent_jupyter.types import Outcome, RunState
 from tests.backends.opencode_server import OpenCodeServer, free_port
+from tests.backends.proxy import Proxy
 from tests.fakellm import FakeLLM, call, text
 
 opencode = pytest.mark.opencode
@@ -171,3 +174,104 @@ async def test_unreachable_server_fails_clearly(tmp_path: Path) -> None:
 @opencode
 async def test_reachable(oc_settings: Settings) -> None:
     assert await opencode_reachable(oc_settings) is True
+
+
+async def wait_for(predicate, what: str, tries: int = 400) -> None:
+    for _ in range(tries):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@opencode
+async def test_dropped_stream_is_reconciled_without_duplicates(
+        oc_settings: Settings, llm: FakeLLM, opencode_server: OpenCodeServer) -> None:
+    work = Path(oc_settings.working_dir)
+    proxy = await Proxy(opencode_server.port).start()
+    settings = oc_settings.with_overrides(opencode_base_url=proxy.url)
+    llm.script(call("write", {"filePath": str(work / "a.txt"), "content": "a"}),
+               call("bash", {"command": "echo hi", "description": "say hi"}, delay=0.5),
+               text("All done."))
+    sink, state = Recorder(), RunState()
+    task = asyncio.create_task(OpenCodeBackend().run("two steps", settings, sink, state))
+    try:
+        async def second_call() -> bool:
+            return len(llm.chat_requests()) >= 2
+        await wait_for(second_call, "the second LLM call")
+        proxy.refusing = True
+        proxy.cut()  # the rest of the turn happens while we are disconnected
+
+        async def turn_done() -> bool:
+            return len(llm.chat_requests()) >= 3 and not await busy_sessions(
+                opencode_server, str(work))
+        await wait_for(turn_done, "the turn to end")
+        assert not task.done()
+        proxy.refusing = False
+        outcome = await asyncio.wait_for(task, 30)
+    finally:
+        task.cancel()
+        await proxy.close()
+
+    assert outcome.status == "completed" and outcome.result == "All done."
+    assert [c.tool for c in sink.of("tool_call")] == ["write", "bash"]
+    assert [(r.tool, r.ok) for r in sink.of("tool_result")] == [("write", True), ("bash", True)]
+    assert [r.content for r in sink.of("response")] == ["All done."]
+    assert state.iterations == 3 and state.usage.llm_calls == 3
+
+
+@opencode
+async def test_lost_stream_fails_clearly(oc_settings: Settings, llm: FakeLLM,
+                                         opencode_server: OpenCodeServer,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(opencode_client, "MAX_RECONNECTS", 1)  # give up fast
+    proxy = await Proxy(opencode_server.port).start()
+    settings = oc_settings.with_overrides(opencode_base_url=proxy.url)
+    llm.script(text("slow", delay=2))
+    task = asyncio.create_task(OpenCodeBackend().run("x", settings, Recorder(), RunState()))
+    try:
+        async def asked() -> bool:
+            return bool(llm.chat_requests())
+        await wait_for(asked, "the LLM call")
+        proxy.refusing = True
+        proxy.cut()
+        outcome = await asyncio.wait_for(task, 30)
+    finally:
+        task.cancel()
+        await proxy.close()
+    assert outcome.status == "failed"
+    assert "OPENCODE_BASE_URL" in (outcome.error or "") and "event stream" in (outcome.error or "")
+
+
+@opencode
+async def test_stop_rejects_a_pending_permission(oc_settings: Settings, llm: FakeLLM,
+                                                 opencode_server: OpenCodeServer) -> None:
+    llm.script(call("bash", {"command": "touch x", "description": "x"}), text("ok"))
+    async with httpx.AsyncClient() as http:
+        client = OpenCodeClient(http, opencode_server.url, oc_settings.working_dir)
+        # A session nobody answers: bash needs approval (server config), so it waits.
+        sid = await client.create_session("pending", [])
+        await client.prompt(sid, "touch x", "build", {"providerID": "fake", "modelID": "fake-model"})
+
+        async def waiting() -> bool:
+            return bool(await client.pending("permission", sid))
+        await wait_for(waiting, "the permission request")
+        await stop_session(client, sid)
+        assert await client.pending("permission", sid) == []
+
+        async def idle() -> bool:
+            return not await client.is_busy(sid)
+        await wait_for(idle, "the session to stop")
+    assert not (Path(oc_settings.working_dir) / "x").exists()
+
+
+@opencode
+async def test_two_tasks_in_one_directory_keep_their_own_events(oc_settings: Settings,
+                                                                llm: FakeLLM) -> None:
+    # Unscripted, the fake LLM answers "Done." (its default) to both.
+    (o1, s1, _), (o2, s2, _) = await asyncio.gather(run(oc_settings, "one"),
+                                                    run(oc_settings, "two"))
+    assert o1.status == o2.status == "completed"
+    assert o1.result == o2.result == "Done."
+    assert [e.to_dict()["content"] for e in s1.entries + s2.entries] == ["Done.", "Done."]
+    assert len(llm.chat_requests()) == 2
