@@ -220,17 +220,23 @@ def _walk(folder: Path, depth: int, max_depth: int, lines: list[str]) -> bool:
     for entry in entries:
         if len(lines) > MAX_ENTRIES:
             return False
+        name = _printable(entry.name)
         if entry.is_symlink():
-            lines.append(f"{indent}{entry.name}@ -> {os.readlink(entry.path)}")
+            lines.append(f"{indent}{name}@ -> {_printable(os.readlink(entry.path))}")
         elif _is_dir(entry):
             skipped = entry.name in SKIPPED_DIRS
-            lines.append(f"{indent}{entry.name}/" + ("  (skipped)" if skipped else ""))
+            lines.append(f"{indent}{name}/" + ("  (skipped)" if skipped else ""))
             if not skipped and depth < max_depth and not _walk(
                     Path(entry.path), depth + 1, max_depth, lines):
                 return False
         else:
-            lines.append(f"{indent}{entry.name}  ({_size(entry)})")
+            lines.append(f"{indent}{name}  ({_size(entry)})")
     return True
+
+
+def _printable(name: str) -> str:
+    """A file name as valid text (undecodable bytes become U+FFFD; results go to JSON)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import git
 
 from .base import OUTPUT_LIMIT, Tool, ToolContext, ToolError, ToolResult
 
+#: Seconds a git command (including hooks) may run before it is killed.
+GIT_TIMEOUT = 120.0
 _REPO_PATH = {"type": "string", "description": "Folder in the repository (default: working dir)"}
 _IDENTITY_HINTS = ("please tell me who you are", "empty ident", "unable to auto-detect email",
                    "no email was given")
@@ -40,13 +43,16 @@ def open_repo(path: Path) -> git.Repo:
 
 def _git(repo: git.Repo, *args: str) -> str:
     """Run ``git <args>`` in the repo; a failure becomes ``ToolError`` with git's message."""
+    # Bytes, decoded here with "replace": GitPython's surrogate escapes cannot go into JSON.
     status, stdout, stderr = repo.git.execute(
         ["git", *args], with_extended_output=True, with_exceptions=False,
-        strip_newline_in_stdout=False)
+        stdout_as_string=False, strip_newline_in_stdout=False,
+        istream=subprocess.DEVNULL, kill_after_timeout=GIT_TIMEOUT)
+    out = stdout.decode("utf-8", "replace")
     if status != 0:
-        message = (stderr or stdout or f"exit code {status}").strip()
-        raise ToolError(f"git {args[0]} failed: {message}")
-    return stdout
+        err = stderr.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise ToolError(f"git {args[0]} failed: {(err or out or f'exit code {status}').strip()}")
+    return out
 
 
 def _relative(repo: git.Repo, base: Path, name: str) -> str:

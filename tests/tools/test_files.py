@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,12 @@ async def test_list_directory_errors_and_empty(call, work: Path) -> None:
     (work / "void").mkdir()
     empty = await call("list_directory", path="void")
     assert empty.ok and "(empty)" in empty.output
+
+
+async def test_list_directory_undecodable_names_and_symlinks(call, work: Path) -> None:
+    os.close(os.open(os.path.join(os.fsencode(work), b"caf\xe9.txt"), os.O_CREAT | os.O_WRONLY))
+    (work / "link").symlink_to("target.txt")
+    result = await call("list_directory", path=".")
+    assert result.ok and "caf\ufffd.txt" in result.output
+    assert "link@ -> target.txt" in result.output
+    json.dumps(result.output)  # surrogate escapes would make the log entry unencodable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,10 @@ async def test_log_of_an_empty_repository(call, work: Path) -> None:
     git_cmd(work, "init", "-q")
     result = await call("git_log")
     assert result.ok and result.output == "No commits yet"
+
+
+async def test_diff_of_non_utf8_content_is_valid_text(call, repo: Path) -> None:
+    (repo / "app.py").write_bytes("print('caf\xe9')\n".encode("latin-1"))
+    result = await call("git_diff")
+    assert result.ok and "caf\ufffd" in result.output
+    json.dumps(result.output)  # surrogate escapes would make the log entry unencodable
