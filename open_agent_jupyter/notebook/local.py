@@ -93,6 +93,8 @@ class LocalRunner:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=5)
+            if not self._thread.is_alive():
+                self.loop.close()
 
 
 class LocalStream:
@@ -152,3 +154,13 @@ def local_runner() -> LocalRunner:
             _runner = LocalRunner()
             atexit.register(_runner.close)
         return _runner
+
+
+def close_local_runner() -> None:
+    """Stop the in-process engine; the next use starts a new one that rereads the environment."""
+    global _runner
+    with _lock:
+        runner, _runner = _runner, None
+    if runner is not None:
+        atexit.unregister(runner.close)
+        runner.close()

@@ -89,7 +89,15 @@ def _parse(magic: Any, options: str) -> Any:
     try:
         return parse_argstring(magic, options)
     except UsageError as exc:
-        raise UsageError(f"{exc}\n{magic.parser.format_usage()}") from None
+        raise UsageError(f"{exc}\n{usage(magic)}") from None
+
+
+def usage(magic: Any) -> str:
+    """The one-line usage of a magic (``usage: %agent [--model MODEL] ... TASK``)."""
+    line = "usage: " + " ".join(magic.parser.format_usage().replace("::", "").split())
+    if magic.__name__ == "agent":
+        line += " TASK  (or %%agent [options] with the task as the cell body)"
+    return line
 
 
 @magics_class
@@ -118,7 +126,7 @@ class AgentMagics(Magics):
         args = _parse(self.agent, options)
         task = fill_task(task.strip(), self.shell.user_ns)
         if not task:
-            raise UsageError(f"no task given\n{self.agent.parser.format_usage()}")
+            raise UsageError(f"no task given\n{usage(self.agent)}")
         self._check(args)
         client = self._client(args.server, args.token, args.local)
         overrides = {name: getattr(args, name) for name in _OVERRIDES}
@@ -150,24 +158,22 @@ class AgentMagics(Magics):
                 flag = "--" + name.replace("_", "-")
                 raise UsageError(f"{flag} must be a whole number >= "
                                  f"{1 if name == 'max_iterations' else 0}\n"
-                                 f"{self.agent.parser.format_usage()}")
+                                 f"{usage(self.agent)}")
 
     def _client(self, server: str | None, token: str | None, local: bool) -> TaskAPI:
         url = None if local else (server or os.environ.get("OPEN_AGENT_URL"))
-        key = (url or "local", token)
-        if key not in self._clients:
-            try:
-                if url is None:
-                    from .local import local_runner
+        try:
+            if url is None:
+                from .local import local_runner
 
-                    self._clients[key] = local_runner()
-                else:
-                    from .client import AgentClient
+                return local_runner()
+            if (url, token) not in self._clients:
+                from .client import AgentClient
 
-                    self._clients[key] = AgentClient(url, token)
-            except ConfigError as exc:
-                raise UsageError(str(exc)) from None
-        return self._clients[key]
+                self._clients[(url, token)] = AgentClient(url, token)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        return self._clients[(url, token)]
 
     def _submit(self, client: TaskAPI, task: str, overrides: dict[str, Any]) -> AgentResult:
         try:

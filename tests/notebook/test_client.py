@@ -11,7 +11,12 @@ import pytest
 from open_agent_jupyter.exceptions import TaskNotFoundError
 from open_agent_jupyter.notebook.client import AgentClient, AsyncAgentClient
 from open_agent_jupyter.notebook.sse import (
-    APIError, Backoff, ServerUnreachableError, SSEEvent, SSEParser, _Cursor,
+    APIError,
+    Backoff,
+    ServerUnreachableError,
+    SSEEvent,
+    SSEParser,
+    _Cursor,
 )
 from tests.notebook.flakysse import FlakySSE, Step
 
@@ -61,7 +66,7 @@ def test_stream_survives_drop_refusal_and_overlap(flaky: FlakySSE) -> None:
     delays = stream.backoff.delays
     down = delays[:-1]  # while refused (the last one follows the 2nd drop)
     assert len(down) >= 4
-    assert all(b >= a for a, b in zip(down, down[1:])), f"backoff must grow: {down}"
+    assert all(b >= a for a, b in zip(down, down[1:], strict=False)), f"backoff must grow: {down}"
     assert max(down) > BASE, "backoff grew past its base while the server was down"
     assert delays[-1] <= BASE, "backoff reset after good events"
     assert states.count("connected") == 3

@@ -129,8 +129,8 @@ def test_stop_failure_is_shown_and_button_comes_back() -> None:
 
 
 def test_closing_the_widget_cancels_its_stream(api: FlakySSE) -> None:
-    from tests.notebook.flakysse import Step
     from open_agent_jupyter.notebook.follow import follow
+    from tests.notebook.flakysse import Step
 
     api.plan = [Step(3, end="hang")]
     widget = follow(AgentClient(api.url, "secret"), "t1")
