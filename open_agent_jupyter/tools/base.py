@@ -8,15 +8,16 @@ and a message the model can act on. Every output is capped by ``cap_text``.
 
 from __future__ import annotations
 
+import functools
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import fastjsonschema
 import httpx
-import jsonschema
 
 from ..config import Settings
 
@@ -162,9 +163,16 @@ class ToolRegistry:
         return ToolResult(ok=result.ok, output=cap_text(result.output))
 
 
+@functools.cache
+def _validator(tool_class: type[Tool]) -> Callable[[Any], Any]:
+    # fastjsonschema compiles each schema once and imports in milliseconds (jsonschema
+    # takes about a second, which would stall the server's loop on its first task).
+    return fastjsonschema.compile(tool_class.parameters)
+
+
 def _validate(tool: Tool, arguments: dict[str, Any]) -> None:
     try:
-        jsonschema.validate(arguments, tool.parameters)
-    except jsonschema.ValidationError as exc:
-        where = ".".join(str(p) for p in exc.absolute_path) or "arguments"
-        raise ToolError(f"bad arguments for {tool.name}: {where}: {exc.message}") from None
+        _validator(type(tool))(arguments)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        message = exc.message.replace("data", "arguments", 1)
+        raise ToolError(f"bad arguments for {tool.name}: {message}") from None

@@ -60,8 +60,8 @@ async def test_unknown_tool(registry: ToolRegistry, ctx: ToolContext) -> None:
 @pytest.mark.parametrize(("name", "raw", "message"), [
     ("read_file", '{"path": "a.txt"', "not valid JSON"),
     ("read_file", '["a.txt"]', "must be a JSON object"),
-    ("read_file", "{}", "'path' is a required property"),
-    ("write_file", '{"path": "a.txt"}', "'content' is a required property"),
+    ("read_file", "{}", "must contain ['path']"),
+    ("write_file", '{"path": "a.txt"}', "must contain ['content']"),
     ("read_file", '{"path": "a.txt", "start_line": "five"}', "start_line"),
     ("run_command", '{"command": "true", "timeout_secs": -1}', "timeout_secs"),
     ("git_commit", '{"message": "m", "files": "a.txt"}', "files"),
