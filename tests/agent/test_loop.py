@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -158,7 +159,7 @@ async def test_no_api_key_fails_at_once(fake_llm: FakeLLM, settings: Settings) -
 
 async def test_cancel_kills_running_command(fake_llm: FakeLLM, settings: Settings,
                                            tmp_path: Path) -> None:
-    marker = f"sleep {31 + len(str(tmp_path)) % 7}.5"  # a command line unique to this test
+    marker = f"sleep 31.{random.randrange(10**6)}"  # unique even when suites run side by side
     fake_llm.script(call("run_command", {"command": f"{marker}; echo never"}))
     sink, state = Recorder(), RunState()
     task = asyncio.ensure_future(LocalBackend().run("wait", settings, sink, state))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -85,7 +86,7 @@ def test_run_usage_errors_exit_2(fake_llm: FakeLLM, tmp_path: Path, args: list[s
 
 
 def test_ctrl_c_stops_task_and_its_commands(fake_llm: FakeLLM, tmp_path: Path) -> None:
-    marker = "sleep 47.25"
+    marker = f"sleep 47.{random.randrange(10**6)}"  # unique even when suites run side by side
     fake_llm.script(call("run_command", {"command": f"{marker}; echo never"}))
     proc = subprocess.Popen([sys.executable, "-m", "open_agent_jupyter.cli", "run", "wait"],
                             env=cli_env(fake_llm), cwd=tmp_path, stdout=subprocess.PIPE,
