@@ -24,6 +24,10 @@ ONLY_THIS_EXTENSION = {"open_agent_jupyter": True, "jupyterlab": False, "jupyter
                        "notebook_shim": False, "jupyter_server_terminals": False}
 
 
+#: Jupyter refuses to run as root unless told (CI containers often are root).
+ROOT_ARGS = ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -64,7 +68,7 @@ class LiveServer:
                 f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
                 "--ServerApp.open_browser=False", f"--ServerApp.base_url={self.base_url}",
                 f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={self.work}",
-                f"--OpenAgent.db_path={self.db_path}", *self.args]
+                f"--OpenAgent.db_path={self.db_path}", *ROOT_ARGS, *self.args]
 
     def start(self, timeout: float = 60.0) -> LiveServer:
         """Start the server and wait until /api/health answers."""

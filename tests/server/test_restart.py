@@ -1,0 +1,44 @@
+"""A real ``jupyter server`` killed with SIGKILL mid-task and started again on its database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from tests.fakellm import FakeLLM, call, text
+from tests.server.conftest import processes_matching
+from tests.server.liveserver import LiveServer
+
+
+def test_the_extension_is_enabled_on_install() -> None:
+    out = subprocess.run([sys.executable, "-m", "jupyter", "server", "extension", "list"],
+                         capture_output=True, text=True, timeout=60)
+    listing = out.stdout + out.stderr
+    assert "open_agent_jupyter" in listing and "enabled" in listing
+    assert "open_agent_jupyter 0" in listing and "OK" in listing
+
+
+def test_sigkill_mid_task_then_restart(live_server: LiveServer, fake_llm: FakeLLM) -> None:
+    live_server.start()
+    fake_llm.script(text("first answer"))
+    finished = live_server.submit("finish quickly")
+    done = live_server.wait_status(finished, {"completed"})
+    fake_llm.script(call("run_command", {"command": "sleep 30.5151"}), text("unreachable"))
+    interrupted = live_server.submit("sleep for a while")
+    live_server.wait_status(interrupted, {"running"})
+    live_server.kill()
+    for pid in processes_matching("sleep 30.5151"):  # orphaned by the SIGKILL: ours to end
+        os.kill(pid, signal.SIGKILL)
+
+    live_server.start()
+    again = live_server.http.get(f"api/task/{finished}").json()
+    assert again == done  # finished tasks are intact, log included
+    lost = live_server.http.get(f"api/task/{interrupted}").json()
+    assert lost["status"] == "failed"
+    assert lost["error"] == "interrupted by a server restart"
+    assert lost["log"][-1]["entry_type"] == "error"
+    assert lost["log"][-1]["content"] == "interrupted by a server restart"
+    page = live_server.http.get("api/tasks").json()
+    assert [t["id"] for t in page["tasks"]] == [interrupted, finished]
