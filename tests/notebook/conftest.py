@@ -94,9 +94,9 @@ class JupyterProcess:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = root.parent / f"jupyter-{app}.log"
         args = [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={self.port}",
-                "--ip=127.0.0.1", f"--ServerApp.token={self.token}", f"--ServerApp.root_dir={root}",
+                "--ip=127.0.0.1", f"--IdentityProvider.token={self.token}", "--allow-root", f"--ServerApp.root_dir={root}",
                 "--ServerApp.port_retries=0", f"--config={self._config()}"]
-        full = {**os.environ, **env}
+        full = {**os.environ, **env, "JUPYTER_RUNTIME_DIR": str(root.parent / "runtime")}
         for name in ("OPEN_AGENT_URL", "OPEN_AGENT_TOKEN"):
             full.pop(name, None)
         with open(self.log, "wb") as out:
