@@ -17,6 +17,7 @@ import logging
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Any
 
 from ..agent.events import LogEntry, now_iso
@@ -180,8 +181,21 @@ class TaskManager:
                 yield ("log", entry)
             yield ("done", task.done_info())
             return
-        async for item in follow(live, self.store, after):
-            yield item
+        # aclosing: leaving this generator early must close the inner one at once,
+        # which is what frees the subscription (not whenever it is garbage-collected).
+        async with aclosing(follow(live, self.store, after)) as items:
+            async for item in items:
+                yield item
+
+    async def flush(self) -> None:
+        """Wait until every log entry recorded so far is committed to the store."""
+        if self._writer is not None:
+            await self._writer.flush()
+
+    def subscriber_count(self, task_id: str) -> int:
+        """How many streams follow the task now (0 once it has ended)."""
+        live = self._active.get(task_id)
+        return len(live.subscribers) if live is not None else 0
 
     # -- running -------------------------------------------------------------------
 
