@@ -39,7 +39,7 @@ def text_row(content: str, kind: str = "thinking") -> widgets.HTML:
     """A row of model text (``thinking``) or an error message (``error``)."""
     shown = content if len(content) <= TEXT_CHARS else content[:TEXT_CHARS] + " …"
     style = "color: var(--jp-error-color1, #c00);" if kind == "error" else "opacity: 0.85;"
-    icon = "⚠ " if kind == "error" else "💭 "
+    icon = "⚠ " if kind == "error" else "› "
     body = html.escape(shown).replace("\n", "<br>")
     row = widgets.HTML(f"<div style='{style} margin: 2px 0;'>{icon}{body}</div>")
     row.add_class(f"open-agent-{kind}")

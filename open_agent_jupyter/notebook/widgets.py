@@ -139,6 +139,7 @@ class TaskWidget(widgets.VBox):
         if error and status != "completed":
             self.show_message(error)
         self.stop_button.disabled = True
+        self.stop_button.button_style = ""
         self.stop_button.description = status
 
     def _show_answer(self, text: str) -> None:
@@ -156,7 +157,10 @@ class TaskWidget(widgets.VBox):
     def set_connection(self, state: str) -> None:
         """connecting | connected | reconnecting | disconnected."""
         self.connection = state
-        self.conn_label.value = f"<span style='opacity: 0.7'>{_CONN.get(state, state)}</span>"
+        shown = _CONN.get(state, state)
+        if state == DISCONNECTED and self.status in ("completed", "failed", "cancelled"):
+            shown += " (task ended)"
+        self.conn_label.value = f"<span style='opacity: 0.7'>{shown}</span>"
 
     # rows --------------------------------------------------------------------
     @property

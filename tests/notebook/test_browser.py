@@ -1,0 +1,71 @@
+"""One end-to-end run in a real browser: JupyterLab + headless Chromium run ``%agent``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.fakellm import FakeLLM
+from tests.notebook.conftest import JupyterProcess, engine_env, hello_world
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"Debian's chromium is not installed ({CHROMIUM} is absent; "
+                              "scripts/install-browser-deps.sh installs it)"),
+]
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[JupyterProcess]:
+    with FakeLLM(default=hello_world) as llm:
+        root = tmp_path / "root"
+        root.mkdir()
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+            "%load_ext open_agent_jupyter\n"
+            "r = %agent Create hello.py that prints Hello World, then run it.")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+        nbformat.write(nb, root / "agent.ipynb")
+        server = JupyterProcess(root, engine_env(llm, root), app="lab")
+        yield server
+        server.close()
+
+
+def test_agent_magic_in_jupyterlab(lab: JupyterProcess) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        try:
+            page.goto(f"{lab.url}lab/tree/agent.ipynb?token={lab.token}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=60_000)
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+                   ).to_have_count(1, timeout=60_000)
+            page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+            page.keyboard.press("Shift+Enter")
+            task = page.locator(".open-agent-task")
+            expect(task).to_have_count(1, timeout=60_000)
+            rows = task.locator(".open-agent-tool-row")
+            expect(rows).to_have_count(2, timeout=60_000)
+            expect(rows.nth(0)).to_contain_text("write_file")
+            expect(rows.nth(1)).to_contain_text("run_command")
+            expect(task.locator("strong", has_text="hello.py")).to_be_visible(timeout=60_000)
+            expect(task).to_contain_text("running it prints")
+            expect(task).to_contain_text("completed")
+            rows.nth(1).locator("button").first.click()
+            expect(rows.nth(1)).to_contain_text("Hello World")
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "notebook-agent-magic.png"), full_page=True)
+            browser.close()
