@@ -138,8 +138,7 @@ class _Run:
         while not self.tr.idle:
             left = last + limit - loop.time()
             if left <= 0:
-                raise OpenCodeError(f"the OpenCode session showed no activity for {limit:g} s "
-                                    f"(OPENCODE_IDLE_TIMEOUT) and was aborted")
+                raise OpenCodeError(self._stalled(limit))
             try:
                 item = await asyncio.wait_for(self.stream.get(), left)
             except asyncio.TimeoutError:
@@ -150,8 +149,16 @@ class _Run:
                 await self._reconcile()
                 last = loop.time()
             elif isinstance(item, dict) and self.tr.concerns(item):
-                last = loop.time()
+                if self.tr.shows_progress(item):
+                    last = loop.time()
                 await self._on_event(item)
+
+    def _stalled(self, limit: float) -> str:
+        reason = (f"the OpenCode session showed no activity for {limit:g} s "
+                  "(OPENCODE_IDLE_TIMEOUT) and was aborted")
+        if self.tr.last_retry is not None:
+            reason += f"; OpenCode was retrying its LLM call: {self.tr.last_retry}"
+        return reason
 
     async def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")

@@ -47,6 +47,8 @@ class Translator:
         self.idle = False
         self.error: str | None = None
         self.result: str | None = None
+        #: The message of OpenCode's latest retry of its LLM call, if any.
+        self.last_retry: str | None = None
         self._held: dict[str, tuple[str, str]] = {}
         self._texts: set[str] = set()
         self._calls: set[str] = set()
@@ -63,6 +65,14 @@ class Translator:
         if sid is None:
             sid = (props.get("info") or {}).get("sessionID")
         return sid == self.session_id
+
+    def shows_progress(self, event: dict[str, Any]) -> bool:
+        """Whether an event of this session is progress (status flips are not).
+
+        While OpenCode retries a failing LLM call it flips between ``busy`` and
+        ``retry`` forever; only real output (parts, messages, errors) counts.
+        """
+        return event.get("type") != "session.status"
 
     def handle(self, event: dict[str, Any]) -> list[LogEntry]:
         """Entries for one event of this session (often none)."""
@@ -185,6 +195,7 @@ class Translator:
             self._go_idle()
         elif kind == "retry" and status.get("attempt") not in self._retries:
             self._retries.add(status.get("attempt"))
+            self.last_retry = str(status.get("message") or "")
             return [LogEntry("thinking", f"OpenCode retries its LLM call (attempt "
                                          f"{status.get('attempt')}): {status.get('message', '')}")]
         return []

@@ -16,7 +16,7 @@ from open_agent_jupyter.config import Settings
 from open_agent_jupyter.types import Outcome, RunState
 from tests.backends.opencode_server import OpenCodeServer, free_port
 from tests.backends.proxy import Proxy
-from tests.fakellm import FakeLLM, call, text
+from tests.fakellm import FakeLLM, call, fault, text
 
 opencode = pytest.mark.opencode
 
@@ -275,3 +275,16 @@ async def test_two_tasks_in_one_directory_keep_their_own_events(oc_settings: Set
     assert o1.result == o2.result == "Done."
     assert [e.to_dict()["content"] for e in s1.entries + s2.entries] == ["Done.", "Done."]
     assert len(llm.chat_requests()) == 2
+
+
+@opencode
+async def test_watchdog_names_a_failing_llm_that_opencode_retries(oc_settings: Settings,
+                                                                  llm: FakeLLM) -> None:
+    settings = oc_settings.with_overrides(opencode_idle_timeout=3.0)
+    llm.script(*[fault(503, "upstream overloaded")] * 10)
+    outcome, sink, _ = await run(settings)
+
+    assert outcome.status == "failed"
+    assert "OPENCODE_IDLE_TIMEOUT" in (outcome.error or "")
+    assert "retrying its LLM call" in (outcome.error or "")
+    assert any("retries its LLM call" in e.content for e in sink.of("thinking"))
