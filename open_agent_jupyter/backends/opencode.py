@@ -128,7 +128,7 @@ class _Run:
             return await self._fail(str(exc))
         await self._log(self.tr.finish())
         if self.tr.error:
-            return Outcome("failed", result=self.tr.result, error=self.tr.error)
+            return Outcome("failed", result=self.tr.result, error=with_hint(self.tr.error))
         return Outcome("completed", result=self.tr.result or "")
 
     async def _follow(self) -> None:
@@ -170,6 +170,11 @@ class _Run:
         else:
             await self._log(self.tr.handle(event))
             self._check_limits()
+            # A turn that fails before it starts (unknown agent) never goes busy or idle.
+            if kind == "session.error" and not self.tr.busy_seen:
+                assert self.session_id is not None
+                if not await self.client.is_busy(self.session_id):
+                    self.tr.busy_seen = self.tr.idle = True
 
     async def _reconcile(self) -> None:
         """After a reconnection: log what was missed, answer what was asked meanwhile."""
@@ -247,6 +252,18 @@ async def stop_session(client: OpenCodeClient, session_id: str) -> None:
             await client.reply_permission(str(request["id"]), "reject", None)
         for request in await client.pending("question", session_id):
             await client.reject_question(str(request["id"]))
+
+
+#: Setting to name when OpenCode refuses one of ours.
+_HINTS = {"Agent not found": "OPENCODE_AGENT", "Model not found": "DEFAULT_MODEL"}
+
+
+def with_hint(error: str) -> str:
+    """An OpenCode error, naming our setting that caused it when that is clear."""
+    for needle, variable in _HINTS.items():
+        if needle in error:
+            return f"{error} (check {variable})"
+    return error
 
 
 def turn_over(messages: list[dict[str, Any]]) -> bool:

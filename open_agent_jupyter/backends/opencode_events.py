@@ -57,6 +57,7 @@ class Translator:
         self._finishes: set[str] = set()
         self._user_messages: set[str] = set()
         self._retries: set[Any] = set()
+        self._errors: set[str] = set()
 
     def concerns(self, event: dict[str, Any]) -> bool:
         """Whether an event belongs to this session."""
@@ -182,9 +183,11 @@ class Translator:
 
     def _error(self, error: Any) -> list[LogEntry]:
         text = describe_error(error)
-        if self.error == text:
+        if text in self._errors:
             return []
-        self.error = text
+        self._errors.add(text)
+        # The first error is the cause; later ones are usually its consequences.
+        self.error = self.error or text
         return self.release() + [LogEntry("error", text)]
 
     def _status(self, status: dict[str, Any]) -> list[LogEntry]:
@@ -242,6 +245,8 @@ def describe_error(error: Any) -> str:
     name = error.get("name") or "Error"
     data = error.get("data") or {}
     message = data.get("message") if isinstance(data, dict) else None
+    if isinstance(message, str):  # OpenCode puts stack traces under the first line
+        message = message.strip().splitlines()[0][:500] if message.strip() else None
     if name == "MessageAbortedError":
         return "the OpenCode session was aborted"
     status = data.get("statusCode") if isinstance(data, dict) else None

@@ -288,3 +288,19 @@ async def test_watchdog_names_a_failing_llm_that_opencode_retries(oc_settings: S
     assert "OPENCODE_IDLE_TIMEOUT" in (outcome.error or "")
     assert "retrying its LLM call" in (outcome.error or "")
     assert any("retries its LLM call" in e.content for e in sink.of("thinking"))
+
+
+@opencode
+@pytest.mark.parametrize(("override", "variable"), [
+    ({"opencode_agent": "no-such-agent"}, "OPENCODE_AGENT"),
+    ({"model": "nosuch/model"}, "DEFAULT_MODEL"),
+])
+async def test_refused_agent_or_model_fails_fast_naming_the_setting(
+        oc_settings: Settings, llm: FakeLLM, override: dict, variable: str) -> None:
+    # A long watchdog: the task must end on OpenCode's error, not on the watchdog.
+    settings = oc_settings.with_overrides(opencode_idle_timeout=120.0, **override)
+    outcome, sink, _ = await run(settings)
+
+    assert outcome.status == "failed"
+    assert "not found" in (outcome.error or "") and variable in (outcome.error or "")
+    assert sink.of("error") and not llm.chat_requests()
