@@ -95,6 +95,39 @@ async def test_entries_emitted_during_the_replay_read(base_settings: Settings, d
         assert rest[-1][0] == "done"
         await watcher.aclose()
     finally:
+        store.writes_open.set()
+        await manager.close()
+
+
+async def test_replay_while_the_disk_is_stuck(base_settings: Settings, db_path: Path,
+                                              backend: ScriptedBackend) -> None:
+    manager, store = await start_manager(base_settings, db_path, backend)
+    try:
+        task = await manager.submit("t")
+        watcher = manager.subscribe(task.id)
+        backend.emit("t", "e1")
+        await take(watcher, 1)
+        await manager.flush()                     # 1: in the store
+        store.writes_open.clear()
+        backend.emit("t", "e2", "e3")
+        await take(watcher, 2)                    # 2, 3: only in memory
+
+        async def meanwhile() -> None:
+            backend.emit("t", "e4")               # only live
+            await take(watcher, 1)
+
+        store.before_read = meanwhile
+        stream = manager.subscribe(task.id)
+        assert [e["seq"] for e in await take(stream, 4)] == [1, 2, 3, 4]
+        assert [e["seq"] for e in await store.get_log(task.id)] == [1]
+        assert [e["seq"] for e in await manager.get_log(task.id)] == [1, 2, 3, 4]
+        store.writes_open.set()
+        backend.finish("t")
+        assert [k for k, _ in [item async for item in stream]] == ["log", "done"]
+        assert [e["seq"] for e in await store.get_log(task.id)] == [1, 2, 3, 4, 5]
+        await watcher.aclose()
+    finally:
+        store.writes_open.set()
         await manager.close()
 
 
