@@ -136,6 +136,8 @@ class AgentMagics(Magics):
         widget = follow(client, result.id, result)
         display(widget)
         if not args.background:
+            # The kernel handles widget clicks only between cells: say how to stop this one.
+            widget.stop_button.tooltip = "interrupt the kernel (■) to stop a running cell's task"
             self._wait(result, widget)
         return result
 

@@ -71,8 +71,11 @@ def local_engine(agent_llm: FakeLLM, work: Path, monkeypatch: pytest.MonkeyPatch
 def shell(local_engine: Path) -> Iterator[Any]:
     """An IPython shell with the extension loaded."""
     from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
 
-    ip = InteractiveShell.instance()
+    config = Config()
+    config.HistoryManager.enabled = False  # its SQLite handle must not outlive the test threads
+    ip = InteractiveShell.instance(config=config)
     ip.run_line_magic("load_ext", "open_agent_jupyter")
     yield ip
     ip.user_ns.pop("r", None)

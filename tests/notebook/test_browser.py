@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -51,10 +52,7 @@ def test_agent_magic_in_jupyterlab(lab: JupyterProcess) -> None:
         try:
             page.goto(f"{lab.url}lab/tree/agent.ipynb?token={lab.token}")
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=60_000)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-                   ).to_have_count(1, timeout=60_000)
-            page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
-            page.keyboard.press("Shift+Enter")
+            run_first_cell(page)
             task = page.locator(".open-agent-task")
             expect(task).to_have_count(1, timeout=60_000)
             rows = task.locator(".open-agent-tool-row")
@@ -69,3 +67,23 @@ def test_agent_magic_in_jupyterlab(lab: JupyterProcess) -> None:
         finally:
             page.screenshot(path=str(ARTIFACTS / "notebook-agent-magic.png"), full_page=True)
             browser.close()
+
+
+def run_first_cell(page: Any) -> None:
+    """Run the first cell once the kernel is idle; again if the first press came too early."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    status = page.locator(".jp-StatusBar-Widget", has_text="Idle")
+    prompt = page.locator(".jp-NotebookPanel .jp-Cell .jp-InputPrompt").first
+    for _attempt in range(3):
+        expect(status.first).to_be_visible(timeout=60_000)
+        page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            # "[*]:" or "[1]:": the kernel took the cell (an early press is dropped silently)
+            expect(prompt).not_to_have_text("[ ]:", timeout=10_000)
+            return
+        except (AssertionError, PlaywrightTimeout):
+            continue
+    raise AssertionError("JupyterLab never ran the cell")
