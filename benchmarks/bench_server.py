@@ -57,10 +57,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def ms(seconds: float) -> str:
+    """Seconds shown as milliseconds."""
     return f"{seconds * 1000:.2f} ms"
 
 
 def arrival_delay(entry: dict[str, Any]) -> float:
+    """Seconds from the entry's timestamp to now."""
     return time.time() - datetime.fromisoformat(entry["timestamp"]).timestamp()
 
 
@@ -82,6 +84,7 @@ def sse_delivery(server: LiveServer, steps: int) -> None:
 
 
 def poll_delays(server: LiveServer, steps: int) -> list[float]:
+    """Delays seen by a client polling GET /api/task/{id} every 100 ms."""
     task_id = server.submit(f"echo {steps} times", max_iterations=steps + 5)
     seen, delays = 0, []
     while True:
@@ -112,11 +115,13 @@ def health_latency(server: LiveServer, tasks: int, steps: int) -> None:
 
 
 def finished_count(server: LiveServer) -> int:
+    """Tasks in a final status."""
     by_status = server.http.get("api/stats").json()["by_status"]
     return sum(by_status.get(s, 0) for s in ("completed", "failed", "cancelled"))
 
 
 def timed_get(http: httpx.Client, path: str) -> float:
+    """Seconds one GET takes."""
     started = time.perf_counter()
     http.get(path).raise_for_status()
     return time.perf_counter() - started
@@ -134,6 +139,7 @@ def memory_growth(server: LiveServer, count: int) -> None:
 
 
 def wait_finished(server: LiveServer, ids: list[str]) -> None:
+    """Wait until every task in ``ids`` is final."""
     for task_id in ids:
         server.wait_status(task_id, {"completed", "failed", "cancelled"}, timeout=600)
 
@@ -164,6 +170,7 @@ def overhead(server: LiveServer, llm: FakeLLM, steps: int, home: Path) -> None:
 
 
 def span(entries: list[dict[str, Any]]) -> float:
+    """Seconds between the first and the last entry's timestamps."""
     times = [datetime.fromisoformat(e["timestamp"]).timestamp() for e in entries]
     return max(times) - min(times)
 
