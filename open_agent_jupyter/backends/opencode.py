@@ -16,8 +16,9 @@ Decisions where the contract is silent:
   model reads (it can try another way) and logged as an ``error`` entry. The ``question``
   tool is denied in both modes, and a question that comes anyway is refused: a
   headless task has nobody to answer it.
-- Limits: ``MAX_ITERATIONS`` (OpenCode steps) and ``BUDGET_CENTS`` (cost OpenCode
-  reports) are enforced by aborting the session; the task fails with the reason.
+- Limits: ``MAX_ITERATIONS`` (OpenCode steps, i.e. LLM calls) and ``BUDGET_CENTS`` (the
+  cost OpenCode reports; 0 = no budget) are enforced by aborting the session when the last
+  allowed step ends with tool calls or the cost reaches the budget; the task fails.
 - Watchdog: no event for the session during ``OPENCODE_IDLE_TIMEOUT`` seconds (a silent
   LLM, a hung tool, OpenCode retrying a failing provider forever) aborts the session
   and fails the task.
@@ -219,14 +220,16 @@ class _Run:
             await self.client.reject_question(rid)
 
     def _check_limits(self) -> None:
-        max_steps = self.settings.max_iterations
-        if self.state.iterations > max_steps:
-            raise IterationLimitReached(f"MAX_ITERATIONS ({max_steps}) reached; "
-                                        "the OpenCode session was aborted")
-        cost = self.state.usage.cost_usd
-        if cost > 0 and cost * 100 >= self.settings.budget_cents:
-            raise BudgetExceeded(f"BUDGET_CENTS ({self.settings.budget_cents}) reached at "
-                                 f"${cost:.4f}; the OpenCode session was aborted")
+        """Abort when OpenCode would take one step too many or spent the budget (0 = none)."""
+        limit, budget = self.settings.max_iterations, self.settings.budget_cents
+        steps = self.state.iterations
+        if steps > limit or (steps == limit and self.tr.more_steps):
+            raise IterationLimitReached(f"stopped after max_iterations ({limit}) OpenCode steps "
+                                        "without a final answer; the session was aborted")
+        spent_cents = self.state.usage.cost_usd * 100
+        if budget and spent_cents >= budget:
+            raise BudgetExceeded(f"budget spent: {spent_cents:.2f} of {budget} cents "
+                                 "(budget_cents) used; the OpenCode session was aborted")
 
     async def _stop_session(self) -> None:
         if self.session_id is not None:

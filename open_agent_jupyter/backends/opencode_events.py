@@ -47,6 +47,8 @@ class Translator:
         self.idle = False
         self.error: str | None = None
         self.result: str | None = None
+        #: Whether the latest finished step ended with tool calls (another step follows).
+        self.more_steps = False
         #: The message of OpenCode's latest retry of its LLM call, if any.
         self.last_retry: str | None = None
         self._held: dict[str, tuple[str, str]] = {}
@@ -142,6 +144,7 @@ class Translator:
             return self.release()
         if kind == "step-finish" and pid not in self._finishes:
             self._finishes.add(pid)
+            self.more_steps = part.get("reason") == "tool-calls"
             self.state.usage.add(step_usage(part))
         return []
 

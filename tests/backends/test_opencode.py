@@ -304,3 +304,32 @@ async def test_refused_agent_or_model_fails_fast_naming_the_setting(
     assert outcome.status == "failed"
     assert "not found" in (outcome.error or "") and variable in (outcome.error or "")
     assert sink.of("error") and not llm.chat_requests()
+
+
+@opencode
+async def test_iteration_limit_aborts_the_session(oc_settings: Settings, llm: FakeLLM,
+                                                  opencode_server: OpenCodeServer) -> None:
+    settings = oc_settings.with_overrides(max_iterations=1)
+    work = Path(settings.working_dir)
+    llm.script(call("write", {"filePath": str(work / "a.txt"), "content": "a"}),
+               call("write", {"filePath": str(work / "b.txt"), "content": "b"}, delay=1.0),
+               text("done"))
+    outcome, _, state = await run(settings)
+
+    assert outcome.status == "failed" and "max_iterations (1)" in (outcome.error or "")
+    assert (work / "a.txt").exists() and not (work / "b.txt").exists()
+    assert state.iterations == 1 and llm.pending >= 1  # "done" was never asked for
+    assert await busy_sessions(opencode_server, str(work)) == {}
+
+
+@opencode
+async def test_budget_aborts_the_session(oc_settings: Settings, llm: FakeLLM) -> None:
+    # Each fake step costs (100*3 + 20*15)/1e6 USD = 0.06 cents.
+    settings = oc_settings.with_overrides(budget_cents=1)
+    work = Path(settings.working_dir)
+    llm.script(call("write", {"filePath": str(work / "a.txt"), "content": "a"},
+                    prompt_tokens=5000), text("done"))
+    outcome, _, state = await run(settings)
+
+    assert outcome.status == "failed" and "budget" in (outcome.error or "")
+    assert state.usage.cost_usd * 100 >= 1
