@@ -19,6 +19,7 @@ from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 from ..config import Settings
+from ..exceptions import OpenAgentError
 from .sse import CONNECTED, CONNECTING, DISCONNECTED, StateCallback
 
 T = TypeVar("T")
@@ -46,6 +47,9 @@ class LocalRunner:
         self._call(self.manager.start())
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        if self.loop.is_closed() or not self._thread.is_alive():
+            coro.close()
+            raise OpenAgentError("the in-process engine was closed")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def submit(self, task: str, **overrides: Any) -> dict[str, Any]:
