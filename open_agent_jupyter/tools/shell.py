@@ -32,6 +32,19 @@ _QUIET_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0",
               "DEBIAN_FRONTEND": "noninteractive", "TERM": "dumb"}
 
 
+#: Credentials of the agent and of Jupyter that a command must not see (and so cannot print
+#: into a task's log): the LLM key and the tokens of this Jupyter server and of JupyterHub.
+SECRET_ENV = ("OPENROUTER_API_KEY", "OPEN_AGENT_TOKEN", "JUPYTER_TOKEN", "JPY_API_TOKEN",
+              "JUPYTERHUB_API_TOKEN")
+
+
+def command_env() -> dict[str, str]:
+    """The environment of a command: ours, without secrets, with pagers and prompts off."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+    env.update(_QUIET_ENV)
+    return env
+
+
 class _Capture:
     """Keeps the head and tail of a byte stream within a fixed memory bound."""
 
@@ -95,7 +108,7 @@ class RunCommand(Tool):
             arguments["command"], cwd=cwd, executable=shutil.which("bash") or "/bin/sh",
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True,
-            env={**os.environ, **_QUIET_ENV})
+            env=command_env())
         out, err = _Capture(), _Capture()
         pumps = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err))  # type: ignore[arg-type]
         pumps.add_done_callback(_retrieve)

@@ -5,15 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from tests.fakellm import FakeLLM, call, text
 from tests.server.conftest import read_stream
 
 
-@pytest.mark.xfail(reason="run_command passes the server's whole environment (with "
-                          "OPEN_AGENT_TOKEN) to commands; tools/shell.py must drop it",
-                   strict=False)
 async def test_env_of_a_command_does_not_show_the_token(
         api: Any, jp_fetch: Any, jp_serverapp: Any, extension: Any, fake_llm: FakeLLM) -> None:
     fake_llm.script(call("run_command", {"command": "env"}), text("done"))

@@ -8,6 +8,8 @@ import random
 import signal
 from pathlib import Path
 
+import pytest
+
 from open_agent_jupyter.tools import ToolContext
 from open_agent_jupyter.tools.shell import RunCommand
 from tests.process_utils import processes_running
@@ -112,3 +114,13 @@ async def test_event_loop_keeps_running_during_a_command(call, work: Path) -> No
                         timeout_secs=20)
     await writer
     assert result.ok and "seen" in result.output
+
+
+async def test_commands_do_not_see_secrets(call, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-secret-value")
+    monkeypatch.setenv("OPEN_AGENT_TOKEN", "jupyter-secret-token")
+    monkeypatch.setenv("OPEN_AGENT_VISIBLE", "plain-value")
+    result = await call("run_command", command="env")
+    assert result.ok and "OPEN_AGENT_VISIBLE=plain-value" in result.output
+    assert "sk-or-secret-value" not in result.output
+    assert "jupyter-secret-token" not in result.output
