@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -48,12 +49,12 @@ async def agent_steps(steps: int, llm: FakeLLM, work: str) -> float:
     return elapsed
 
 
-async def bare_spawns(steps: int, work: str) -> float:
-    """Seconds to spawn the same echo commands directly."""
+async def bare_spawns(steps: int, work: str, shell: str) -> float:
+    """Seconds to spawn the same echo commands directly through ``shell``."""
     started = time.perf_counter()
     for i in range(steps):
         proc = await asyncio.create_subprocess_shell(
-            f"echo step {i}", cwd=work, stdout=asyncio.subprocess.PIPE,
+            f"echo step {i}", cwd=work, executable=shell, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
         await proc.communicate()
     return time.perf_counter() - started
@@ -74,16 +75,21 @@ async def main() -> None:
     args = parser.parse_args()
     with FakeLLM() as llm, tempfile.TemporaryDirectory() as work:
         await agent_steps(5, llm, work)  # warm up imports, price list, connections
-        agent_times, bare_times = [], []
+        bash = shutil.which("bash") or "/bin/sh"
+        agent_times, bash_times, sh_times = [], [], []
         for _ in range(args.rounds):
             agent_times.append(await agent_steps(args.steps, llm, work))
-            bare_times.append(await bare_spawns(args.steps, work))
+            bash_times.append(await bare_spawns(args.steps, work, bash))
+            sh_times.append(await bare_spawns(args.steps, work, "/bin/sh"))
         agent_ms = statistics.median(agent_times) * 1000 / (args.steps + 1)
-        bare_ms = statistics.median(bare_times) * 1000 / args.steps
+        bash_ms = statistics.median(bash_times) * 1000 / args.steps
+        sh_ms = statistics.median(sh_times) * 1000 / args.steps
         print(f"(1) loop overhead, {args.steps} echo steps, median of {args.rounds} rounds")
-        print(f"    agent step (LLM call + tool + log): {agent_ms:7.2f} ms")
-        print(f"    bare spawn of the same command:     {bare_ms:7.2f} ms")
-        print(f"    difference: {agent_ms - bare_ms:+.2f} ms per step (target <= +5 ms)")
+        print(f"    agent step (LLM call + tool + log):        {agent_ms:7.2f} ms")
+        print(f"    bare spawn through bash (the tool's shell): {bash_ms:7.2f} ms")
+        print(f"    bare spawn through /bin/sh:                 {sh_ms:7.2f} ms")
+        print(f"    difference: {agent_ms - bash_ms:+.2f} ms per step against bash, "
+              f"{agent_ms - sh_ms:+.2f} ms against /bin/sh (target <= +5 ms)")
         prompt, tools, total = first_call_tokens(work)
         print("(3) first LLM call (estimated at 4 characters a token)")
         print(f"    system prompt {prompt} + 13 tool schemas {tools} = {total} tokens "

@@ -111,6 +111,13 @@ class FakeLLM:
             self._script.extend(replies)
         return self
 
+    def reset(self) -> None:
+        """Forget the script, the recorded requests and a custom default answer."""
+        with self._lock:
+            self._script.clear()
+        self.requests.clear()
+        self.default = lambda body: text("Done.")
+
     @property
     def pending(self) -> int:
         """Scripted replies not served yet."""
@@ -195,17 +202,24 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
         def _stream(self, reply: Reply, body: dict[str, Any]) -> None:
+            # Chunked transfer keeps the connection alive between calls, as real endpoints do;
+            # a cut stream closes it without the final chunk.
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
+            self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self.close_connection = True
             for chunk in _chunks(reply, body, llm.model):
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-            if reply.cut or reply.error_in_body is not None:
+                self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+            if reply.cut:
+                self.close_connection = True
                 return
-            self.wfile.write(b"data: [DONE]\n\n")
+            if reply.error_in_body is None:
+                self._chunk(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
     return Handler

@@ -38,16 +38,9 @@ def opencode_server(opencode_llm: FakeLLM,
 @pytest.fixture
 def llm(opencode_llm: FakeLLM) -> Iterator[FakeLLM]:
     """The shared fake LLM with an empty script and request record for this test."""
-    _reset(opencode_llm)
+    opencode_llm.reset()
     yield opencode_llm
-    _reset(opencode_llm)
-
-
-def _reset(llm: FakeLLM) -> None:
-    # FakeLLM has no public reset; the session-wide server keeps one instance.
-    with llm._lock:
-        llm._script.clear()
-    llm.requests.clear()
+    opencode_llm.reset()
 
 
 @pytest.fixture
