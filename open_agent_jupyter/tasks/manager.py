@@ -33,6 +33,7 @@ from .writer import LogWriter
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted by a server restart"
+_FINAL_VALUES = frozenset(s.value for s in FINAL)
 
 
 class TaskManager:
@@ -56,6 +57,8 @@ class TaskManager:
 
     async def start(self) -> None:
         """Open the store, recover tasks of a previous run, start queued ones."""
+        if self._writer is not None:
+            return
         await self.store.open()
         self._writer = LogWriter(self.store, self._written, self._figures)
         self._writer.start()
@@ -229,7 +232,10 @@ class TaskManager:
         try:
             await self.store.update_task(live.snapshot())
             backend = self._backend_factory(task.backend)
-            return await backend.run(task.task, live.settings, live.sink, live.state)
+            outcome = await backend.run(task.task, live.settings, live.sink, live.state)
+            if not isinstance(outcome, Outcome) or outcome.status not in _FINAL_VALUES:
+                raise TypeError(f"run() returned {outcome!r}, not an Outcome with a final status")
+            return outcome
         except asyncio.CancelledError:
             return Outcome("cancelled")
         except Exception as exc:  # noqa: BLE001 — the backend boundary: a bug in a backend

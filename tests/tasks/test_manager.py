@@ -13,18 +13,18 @@ from open_agent_jupyter.exceptions import ConfigError, TaskNotFoundError
 from open_agent_jupyter.tasks.manager import INTERRUPTED, TaskManager
 from open_agent_jupyter.tasks.models import Task, TaskStatus
 from open_agent_jupyter.tasks.store import TaskStore
+from open_agent_jupyter.types import Outcome
 from tests.tasks.scripted import ScriptedBackend
 
 
 async def take(stream, n: int) -> list[dict]:
     """The next ``n`` log entries of a subscription."""
     out = []
-    # A guard, not a speed check: a lost entry fails the test instead of hanging it.
-    async with asyncio.timeout(10):
-        for _ in range(n):
-            kind, data = await anext(stream)
-            assert kind == "log"
-            out.append(data)
+    for _ in range(n):
+        # A guard, not a speed check: a lost entry fails the test instead of hanging it.
+        kind, data = await asyncio.wait_for(anext(stream), 10)
+        assert kind == "log"
+        out.append(data)
     return out
 
 
@@ -149,6 +149,11 @@ async def test_backend_failure_and_crash(manager: TaskManager, backend: Scripted
     assert "KeyError" in crashed.error and "boom" in crashed.error
     last = (await manager.get_log(crashing.id))[-1]
     assert last["entry_type"] == "error" and "KeyError" in last["content"]
+
+    odd = await manager.submit("odd")
+    backend.commands["odd"].put_nowait(("return", Outcome("done")))  # not a final status
+    wrong = await manager.wait(odd.id)
+    assert wrong.status is TaskStatus.FAILED and "TypeError" in wrong.error
 
     after = await manager.submit("after")  # the manager keeps working
     backend.finish("after")

@@ -87,11 +87,14 @@ async def test_stop_kills_the_running_command(local_manager: TaskManager, fake_l
     assert stopped.status is TaskStatus.CANCELLED
     # SIGKILL is delivered asynchronously: the tool sends it on cancel and does not
     # wait for the kernel to end the process, so allow it a moment (a guard, not a speed check).
-    async with asyncio.timeout(5):
-        while _alive(pid):
-            await asyncio.sleep(0.01)
+    await asyncio.wait_for(_ended(pid), 5)
     rest = [item async for item in stream]
     assert rest[-1][0] == "done" and rest[-1][1]["status"] == "cancelled"
+
+
+async def _ended(pid: int) -> None:
+    while _alive(pid):
+        await asyncio.sleep(0.01)
 
 
 def _alive(pid: int) -> bool:
