@@ -117,6 +117,8 @@ class RunCommand(Tool):
         except asyncio.CancelledError:
             _kill_group(proc.pid)
             pumps.cancel()
+            # Return only once the command is gone, so a stopped task leaves nothing behind.
+            await asyncio.wait({asyncio.ensure_future(proc.wait())}, timeout=PIPE_GRACE)
             raise
         return _result(proc.returncode, out, err, timed_out, timeout, detached)
 
