@@ -5,8 +5,9 @@
 brace). Where the task runs: ``--server URL`` or ``OPEN_AGENT_URL`` (exported by the
 server extension to the kernels it starts) → that server's REST API; otherwise (or with
 ``--local``) the same engine inside the kernel. The cell waits until the task ends while
-the widget updates; interrupting the kernel stops the task; ``--background`` returns at
-once. The value is an ``AgentResult``.
+the widget updates and its Stop button works (in a kernel the wait is an ``await``, see
+``awaiting``); interrupting the kernel stops the task; ``--background`` returns at once.
+The value is an ``AgentResult``.
 """
 
 from __future__ import annotations
@@ -122,6 +123,34 @@ class AgentMagics(Magics):
     @line_cell_magic
     def agent(self, line: str, cell: str | None = None) -> AgentResult:
         """Run a coding task: ``%agent TASK`` or ``%%agent [options]`` + the task as the cell."""
+        result, widget, background = self._start(line, cell)
+        if not background:
+            from .awaiting import awaits_on_asyncio
+
+            if awaits_on_asyncio(self.shell):  # a kernel, but this call is not an await
+                widget.stop_button.tooltip = ("this cell blocks the kernel (%agent inside a block, "
+                                              "or loaded in the same cell): interrupt the kernel "
+                                              "(■) to stop")
+            self._wait(result, widget)
+        return result
+
+    async def run_async(self, _name: str, line: str, cell: str | None = None) -> AgentResult:
+        """``%agent`` in a kernel cell: wait by awaiting, so Stop clicks reach the widget.
+
+        The cell's top-level ``%agent`` statements call this (see ``awaiting``); the
+        kernel handles widget messages while the cell awaits.
+        """
+        from .awaiting import wait_async
+
+        result, widget, background = self._start(line, cell)
+        if not background:
+            if not await wait_async(widget.follower):
+                self._interrupted(result, widget)
+            self._settle(result)
+        return result
+
+    def _start(self, line: str, cell: str | None) -> tuple[AgentResult, Any, bool]:
+        """Parse, submit and show the live widget: (result, widget, background)."""
         options, task = (line, cell) if cell is not None else split_options(line)
         args = _parse(self.agent, options)
         task = fill_task(task.strip(), self.shell.user_ns)
@@ -135,11 +164,7 @@ class AgentMagics(Magics):
 
         widget = follow(client, result.id, result)
         display(widget)
-        if not args.background:
-            # The kernel handles widget clicks only between cells: say how to stop this one.
-            widget.stop_button.tooltip = "interrupt the kernel (■) to stop a running cell's task"
-            self._wait(result, widget)
-        return result
+        return result, widget, bool(args.background)
 
     @magic_arguments()
     @argument("--server", metavar="URL", help="the Jupyter server with the extension")
@@ -189,18 +214,30 @@ class AgentMagics(Magics):
         return AgentResult(client, created["id"], created)
 
     def _wait(self, result: AgentResult, widget: Any) -> None:
+        """Block until the task ends (plain IPython, or ``%agent`` nested in a block)."""
         follower = widget.follower
         try:
             while not follower.join(0.25):
                 pass
         except KeyboardInterrupt:
-            widget.show_message("interrupted: stopping the task …")
-            result.stop()
-            follower.join(30)
+            self._interrupted(result, widget)
+        self._settle(result)
+
+    @staticmethod
+    def _interrupted(result: AgentResult, widget: Any) -> None:
+        widget.show_message("interrupted: stopping the task …")
+        result.stop()
+        widget.follower.join(30)
+
+    @staticmethod
+    def _settle(result: AgentResult) -> None:
         if not result.done or "log" not in result.data:
             result.refresh()
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext open_agent_jupyter``)."""
+    from .awaiting import install
+
     ipython.register_magics(AgentMagics)
+    install(ipython)  # in a kernel: waiting cells keep handling widget clicks (Stop)

@@ -1,8 +1,10 @@
-"""One end-to-end run in a real browser: JupyterLab + headless Chromium run ``%agent``."""
+"""End to end in a real browser: JupyterLab + headless Chromium run ``%agent``; Stop stops it."""
 
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,8 +12,9 @@ from typing import Any
 import nbformat
 import pytest
 
-from tests.fakellm import FakeLLM
+from tests.fakellm import FakeLLM, call, text
 from tests.notebook.conftest import JupyterProcess, engine_env, hello_world
+from tests.process_utils import processes_running
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -26,19 +29,35 @@ pytestmark = [
 ]
 
 
+def serve_notebook(tmp_path: Path, llm: FakeLLM, *cells: str) -> JupyterProcess:
+    """JupyterLab on loopback with ``agent.ipynb`` made of ``cells``."""
+    root = tmp_path / "root"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, root / "agent.ipynb")
+    return JupyterProcess(root, engine_env(llm, root), app="lab")
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[JupyterProcess]:
     with FakeLLM(default=hello_world) as llm:
-        root = tmp_path / "root"
-        root.mkdir()
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-            "%load_ext open_agent_jupyter\n"
-            "r = %agent Create hello.py that prints Hello World, then run it.")])
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}
-        nbformat.write(nb, root / "agent.ipynb")
-        server = JupyterProcess(root, engine_env(llm, root), app="lab")
+        server = serve_notebook(tmp_path, llm, "%load_ext open_agent_jupyter\n"
+                                "r = %agent Create hello.py that prints Hello World, then run it.")
         yield server
+        server.close()
+
+
+@pytest.fixture
+def stop_lab(tmp_path: Path) -> Iterator[tuple[JupyterProcess, str]]:
+    """JupyterLab whose ``%agent`` task runs a uniquely marked 30 s sleep."""
+    marker = f"sleep 30.{random.randrange(10**6)}"  # unique even when suites run side by side
+    with FakeLLM() as llm:
+        llm.script(call("run_command", {"command": marker}), text("never reached"))
+        server = serve_notebook(tmp_path, llm, "%load_ext open_agent_jupyter",
+                                "r = %agent Run the long command.\nprint('STATUS', r.status)")
+        yield server, marker
         server.close()
 
 
@@ -67,6 +86,47 @@ def test_agent_magic_in_jupyterlab(lab: JupyterProcess) -> None:
         finally:
             page.screenshot(path=str(ARTIFACTS / "notebook-agent-magic.png"), full_page=True)
             browser.close()
+
+
+def test_stop_button_stops_a_running_cell(stop_lab: tuple[JupyterProcess, str]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    lab, marker = stop_lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        try:
+            page.goto(f"{lab.url}lab/tree/agent.ipynb?token={lab.token}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=60_000)
+            run_first_cell(page)  # %load_ext; the active cell is now the %agent one
+            prompts = page.locator(".jp-NotebookPanel .jp-Cell .jp-InputPrompt")
+            expect(prompts.nth(0)).to_have_text("[1]:", timeout=60_000)
+            page.keyboard.press("Shift+Enter")
+            task = page.locator(".open-agent-task")
+            expect(task).to_have_count(1, timeout=60_000)
+            expect(task.locator(".open-agent-tool-row")).to_contain_text("run_command",
+                                                                        timeout=60_000)
+            wait_for_process(marker)
+            expect(prompts.nth(1)).to_have_text("[*]:")  # the cell is still waiting
+            task.get_by_role("button", name="Stop").click()
+            expect(task).to_contain_text("cancelled", timeout=60_000)
+            expect(prompts.nth(1)).to_have_text("[2]:", timeout=60_000)
+            output = page.locator(".jp-NotebookPanel .jp-Cell").nth(1).locator(".jp-Cell-outputArea")
+            expect(output).to_contain_text("STATUS cancelled")
+            assert processes_running(marker) == []
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "notebook-agent-stop.png"), full_page=True)
+            browser.close()
+
+
+def wait_for_process(marker: str, limit: float = 60) -> None:
+    """Wait until a process whose command line has ``marker`` runs (a guard, not a timing)."""
+    deadline = time.monotonic() + limit
+    while not processes_running(marker):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{marker!r} never started")
+        time.sleep(0.05)
 
 
 def run_first_cell(page: Any) -> None:
