@@ -10,25 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from open_agent_jupyter.agent.events import LogEntry
 from open_agent_jupyter.agent.loop import LocalBackend
 from open_agent_jupyter.config import Settings
 from open_agent_jupyter.types import Outcome, RunState
 from tests.fakellm import FakeLLM, Reply, call, calls, cut, fault, text
-from tests.process_utils import processes_running
-
-
-class Recorder:
-    """A log sink that keeps entries in order."""
-
-    def __init__(self) -> None:
-        self.entries: list[LogEntry] = []
-
-    async def __call__(self, entry: LogEntry) -> None:
-        self.entries.append(entry)
-
-    def of(self, kind: str) -> list[LogEntry]:
-        return [e for e in self.entries if e.entry_type == kind]
+from tests.process_utils import Recorder, processes_running
 
 
 async def run(settings: Settings, task: str = "do it") -> tuple[Outcome, Recorder, RunState]:

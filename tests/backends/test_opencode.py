@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from open_agent_jupyter.agent.events import LogEntry
 from open_agent_jupyter.backends import opencode_client
 from open_agent_jupyter.backends.opencode import OpenCodeBackend, opencode_reachable, stop_session
 from open_agent_jupyter.backends.opencode_client import OpenCodeClient
@@ -17,21 +16,9 @@ from open_agent_jupyter.types import Outcome, RunState
 from tests.backends.opencode_server import OpenCodeServer, free_port
 from tests.backends.proxy import Proxy
 from tests.fakellm import FakeLLM, call, fault, text
+from tests.process_utils import Recorder
 
 opencode = pytest.mark.opencode
-
-
-class Recorder:
-    """A log sink that keeps the entries."""
-
-    def __init__(self) -> None:
-        self.entries: list[LogEntry] = []
-
-    async def __call__(self, entry: LogEntry) -> None:
-        self.entries.append(entry)
-
-    def of(self, kind: str) -> list[LogEntry]:
-        return [e for e in self.entries if e.entry_type == kind]
 
 
 async def run(settings: Settings, task: str = "do it",

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from tests.fakellm import FakeLLM, call, text
-from tests.server.conftest import processes_matching
+from tests.process_utils import processes_running
 from tests.server.liveserver import LiveServer
 
 
@@ -29,7 +29,7 @@ def test_sigkill_mid_task_then_restart(live_server: LiveServer, fake_llm: FakeLL
     interrupted = live_server.submit("sleep for a while")
     live_server.wait_status(interrupted, {"running"})
     live_server.kill()
-    for pid in processes_matching("sleep 30.5151"):  # orphaned by the SIGKILL: ours to end
+    for pid in processes_running("sleep 30.5151"):  # orphaned by the SIGKILL: ours to end
         os.kill(pid, signal.SIGKILL)
 
     live_server.start()

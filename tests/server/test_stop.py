@@ -7,7 +7,8 @@ from typing import Any
 
 from open_agent_jupyter.server.sse import TaskStreamHandler
 from tests.fakellm import FakeLLM, call, text
-from tests.server.conftest import processes_matching, read_stream, wait_until
+from tests.process_utils import processes_running
+from tests.server.conftest import read_stream, wait_until
 
 
 async def test_stop_kills_a_running_sleep(api: Any, jp_fetch: Any, extension: Any,
@@ -15,12 +16,12 @@ async def test_stop_kills_a_running_sleep(api: Any, jp_fetch: Any, extension: An
     marker = "sleep 30.4242"
     fake_llm.script(call("run_command", {"command": f"{marker}; echo never"}), text("unreachable"))
     _, created = await api("POST", "api/task", {"task": "sleep a while"})
-    await wait_until(lambda: processes_matching(marker))
+    await wait_until(lambda: processes_running(marker))
     watching = asyncio.ensure_future(read_stream(jp_fetch, created["id"]))
     await wait_until(lambda: TaskStreamHandler.open_streams > 0)
     status, task = await api("POST", f"api/task/{created['id']}/stop")
     assert status == 200 and task["status"] == "cancelled"
-    await wait_until(lambda: not processes_matching(marker), timeout=5)
+    await wait_until(lambda: not processes_running(marker), timeout=5)
     frames = await asyncio.wait_for(watching, 30)  # the live subscriber got its done
     assert frames[-1]["event"] == "done" and frames[-1]["data"]["status"] == "cancelled"
     assert fake_llm.pending == 1  # the loop asked nothing after the stop
