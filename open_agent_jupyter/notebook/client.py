@@ -74,8 +74,10 @@ def _decode(response: httpx.Response) -> Any:
     raise APIError(f"HTTP {response.status_code}: {message}", response.status_code)
 
 
-class AgentClient:
-    """Blocking client; ``backoff_base``/``backoff_cap`` tune the stream's reconnects."""
+class _ClientBase:
+    """What both clients share: the server URL, the HTTP client, the stream's backoff."""
+
+    http_class: type[httpx.Client] | type[httpx.AsyncClient]
 
     def __init__(self, url: str | None = None, token: str | None = None, *,
                  timeout: float = 30.0, backoff_base: float = 1.0,
@@ -84,7 +86,13 @@ class AgentClient:
         self.url: str = options["base_url"]
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.http = httpx.Client(**options)
+        self.http: Any = self.http_class(**options)
+
+
+class AgentClient(_ClientBase):
+    """Blocking client; ``backoff_base``/``backoff_cap`` tune the stream's reconnects."""
+
+    http_class = httpx.Client
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -133,17 +141,10 @@ class AgentClient:
         self.close()
 
 
-class AsyncAgentClient:
+class AsyncAgentClient(_ClientBase):
     """The asyncio flavour of ``AgentClient`` (same methods, awaitable)."""
 
-    def __init__(self, url: str | None = None, token: str | None = None, *,
-                 timeout: float = 30.0, backoff_base: float = 1.0,
-                 backoff_cap: float = 30.0) -> None:
-        options = _options(url, token, timeout)
-        self.url: str = options["base_url"]
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.http = httpx.AsyncClient(**options)
+    http_class = httpx.AsyncClient
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
