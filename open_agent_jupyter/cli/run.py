@@ -49,12 +49,12 @@ def main(args: argparse.Namespace) -> int:
         print("open-agent run: no API key — set it with `export OPENROUTER_API_KEY=sk-or-...`",
               file=sys.stderr)
         return 1
-    printer = JsonPrinter(sys.stdout) if args.json else LogPrinter(sys.stdout)
-    return asyncio.run(_run(" ".join(args.task), settings, printer))
-
-
-async def _run(task: str, settings: Settings, printer: LogPrinter) -> int:
     state = RunState()
+    printer = (JsonPrinter if args.json else LogPrinter)(sys.stdout, state)
+    return asyncio.run(_run(" ".join(args.task), settings, printer, state))
+
+
+async def _run(task: str, settings: Settings, printer: LogPrinter, state: RunState) -> int:
     runner = asyncio.ensure_future(make_backend(settings.backend).run(task, settings, printer,
                                                                      state))
     loop = asyncio.get_running_loop()
@@ -73,14 +73,25 @@ async def _run(task: str, settings: Settings, printer: LogPrinter) -> int:
 class LogPrinter:
     """A log sink that prints entries for a person reading a terminal."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, state: RunState) -> None:
         self.out = out
+        self.state = state
         self.seq = 0
 
     async def __call__(self, entry: LogEntry) -> None:
+        if self.seq == 0:
+            self.started()
         self.seq += 1
         entry.seq = self.seq
         self.show(entry)
+
+    def started(self) -> None:
+        """Print the estimate once the backend has made it (before the first entry)."""
+        estimate = self.state.estimate or {}
+        if "iterations" in estimate:
+            print(f"estimate: {estimate.get('level', '')} complexity, "
+                  f"≈{estimate['iterations']} iterations, ≈{estimate.get('tokens', 0):,} tokens, "
+                  f"≈${estimate.get('cost_usd', 0):.4f}", file=self.out, flush=True)
 
     def show(self, entry: LogEntry) -> None:
         """Print one entry."""
@@ -101,12 +112,12 @@ class LogPrinter:
     def done(self, outcome: Outcome, state: RunState) -> None:
         """Print the closing line: status, iterations, tokens, cost, estimate."""
         usage = state.usage
-        line = (f"── {outcome.status} · {state.iterations} iterations · "
+        line = (f"── {outcome.status} · {_plural(state.iterations, 'iteration')} · "
                 f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens · "
                 f"${usage.cost_usd:.4f}")
         estimate = state.estimate or {}
         if "iterations" in estimate:
-            line += (f" (estimated {estimate['iterations']} iterations, "
+            line += (f" (estimated {_plural(estimate['iterations'], 'iteration')}, "
                      f"${estimate.get('cost_usd', 0):.4f})")
         if outcome.status != "completed" and outcome.error:
             line += f"\n   reason: {outcome.error}"
@@ -115,6 +126,9 @@ class LogPrinter:
 
 class JsonPrinter(LogPrinter):
     """A log sink that prints one JSON object per line (entries, then a ``done`` object)."""
+
+    def started(self) -> None:
+        """The estimate is in the final ``done`` object."""
 
     def show(self, entry: LogEntry) -> None:
         """Print the entry as JSON."""
@@ -134,3 +148,7 @@ def _preview(text: str) -> str:
     shown = "\n    ".join(lines[:RESULT_PREVIEW_LINES])
     more = len(lines) - RESULT_PREVIEW_LINES
     return shown + (f"\n    … {more} more lines" if more > 0 else "")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")

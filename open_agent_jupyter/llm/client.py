@@ -129,7 +129,7 @@ class LLMClient:
             finally:
                 await response.aclose()
         except httpx.TransportError as exc:
-            raise error_for_exception(exc) from exc
+            raise error_for_exception(exc, self.settings.base_url) from exc
 
     async def _read(self, response: httpx.Response) -> _Reply:
         model = self.settings.model

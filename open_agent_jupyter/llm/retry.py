@@ -125,14 +125,16 @@ def _status_of(code: Any, default: int) -> int:
     return default
 
 
-def error_for_exception(exc: httpx.TransportError) -> LLMError:
-    """The typed (transient) error for an httpx transport failure."""
+def error_for_exception(exc: httpx.TransportError, base_url: str = "") -> LLMError:
+    """The typed (transient) error for an httpx transport failure, naming the endpoint."""
     detail = str(exc) or type(exc).__name__
+    where = f"the LLM endpoint {base_url} (OPENROUTER_BASE_URL)" if base_url else \
+        "the LLM endpoint"
     if isinstance(exc, httpx.ConnectTimeout):
-        return LLMConnectionError(f"could not connect to the LLM endpoint in time: {detail}")
+        return LLMConnectionError(f"could not connect to {where} in time: {detail}")
     if isinstance(exc, httpx.TimeoutException):
-        return LLMTimeoutError(f"the LLM endpoint went silent past the timeout: {detail}")
-    return LLMConnectionError(f"could not reach the LLM endpoint: {detail}")
+        return LLMTimeoutError(f"{where} went silent past LLM_READ_TIMEOUT: {detail}")
+    return LLMConnectionError(f"could not reach {where}: {detail}")
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

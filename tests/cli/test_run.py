@@ -21,7 +21,8 @@ def cli_env(fake_llm: FakeLLM, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OPENROUTER_", "DEFAULT_MODEL", "MAX_ITERATIONS", "AGENT_BACKEND"))}
     env.update(OPENROUTER_API_KEY="test-key", OPENROUTER_BASE_URL=fake_llm.base_url,
-               DEFAULT_MODEL=fake_llm.model, LLM_MAX_RETRIES="1", **extra)
+               DEFAULT_MODEL=fake_llm.model, LLM_MAX_RETRIES="1")
+    env.update(extra)
     return env
 
 
@@ -40,6 +41,7 @@ def test_run_prints_live_log_and_exits_0(fake_llm: FakeLLM, tmp_path: Path) -> N
     assert '→ write_file(path="hello.py"' in out
     assert "← ok" in out and "Wrote **hello.py**." in out
     assert "completed · 2 iterations" in out and "$0.0012" in out
+    assert out.startswith("estimate: low complexity, ≈")
     assert fake_llm.chat_requests()[0]["messages"][1]["content"] == "write hello"
 
 
@@ -61,6 +63,13 @@ def test_run_failed_task_exits_1_with_reason(fake_llm: FakeLLM, tmp_path: Path) 
     assert done.returncode == 1
     assert "failed" in done.stdout and "invalid API key" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_unreachable_endpoint_fails_naming_it(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    dead = "http://127.0.0.1:9/v1"
+    done = open_agent(["run", "anything"], cli_env(fake_llm, OPENROUTER_BASE_URL=dead), tmp_path)
+    assert done.returncode == 1
+    assert f"could not reach the LLM endpoint {dead} (OPENROUTER_BASE_URL)" in done.stdout
 
 
 def test_run_without_key_says_how_to_set_it(fake_llm: FakeLLM, tmp_path: Path) -> None:
