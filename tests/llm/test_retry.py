@@ -21,7 +21,7 @@ from open_agent_jupyter.exceptions import (
     ResponseFormatError,
     StreamCutError,
 )
-from open_agent_jupyter.llm.client import StreamAssembler, decode_json, parse_completion
+from open_agent_jupyter.llm.response import StreamAssembler, decode_json, parse_completion
 from open_agent_jupyter.llm.retry import (
     error_for_exception,
     error_for_object,
