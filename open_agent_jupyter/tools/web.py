@@ -5,7 +5,8 @@ headers (an LLM client's ``Authorization`` must never go to an arbitrary site),
 else a short-lived ``httpx.AsyncClient``. Every answer is wrapped with
 ``mark_untrusted`` so the model can tell page text from instructions.
 
-``fetch_url`` streams the body and stops at ``MAX_BYTES`` (noting the cut); HTML
+Both read the body as a stream and stop at ``MAX_BYTES`` (``fetch_url`` notes the cut);
+HTML parsing and conversion run in a worker thread, off the event loop. In ``fetch_url``, HTML
 becomes Markdown (scripts, styles, navigation, footers and forms dropped, title
 kept), JSON is pretty-printed, other text types are shown as they are, binary
 types are refused with their content type.
@@ -13,6 +14,7 @@ types are refused with their content type.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -66,14 +68,15 @@ class WebSearch(Tool):
         url = ctx.settings.web_search_url
         try:
             async with _client(ctx) as client:
-                response = await client.post(url, data={"q": query}, timeout=TIMEOUT,
-                                             headers={"User-Agent": USER_AGENT})
-        except httpx.HTTPError as exc:
+                _, status, _, body, _ = await _download(client, url, "POST", {"q": query})
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ToolError(f"web search failed: {type(exc).__name__}: {exc}") from None
-        if response.status_code != 200:
-            raise ToolError(f"web search failed: HTTP {response.status_code} from {url} "
+        if status != 200:
+            raise ToolError(f"web search failed: HTTP {status} from {url} "
                             "(rate-limited? try again later or fetch_url a known page)")
-        results = parse_results(response.text)[:count]
+        # Parsing a page is CPU work: off the event loop, like all the conversion below.
+        html = body.decode("utf-8", "replace")
+        results = (await asyncio.to_thread(parse_results, html))[:count]
         if not results:
             return ToolResult(ok=True, output=f"No results for {query!r}.")
         lines = [f"{i}. {title}\n   {link}\n   {snippet}".rstrip()
@@ -130,17 +133,17 @@ class FetchUrl(Tool):
         if status >= 400:
             preview = body[:500].decode("utf-8", "replace").strip()
             raise ToolError(f"HTTP {status} for {final}" + (f": {preview}" if preview else ""))
-        text = render(body, ctype)
+        text = await asyncio.to_thread(render, body, ctype)
         if cut:
             text += f"\n\n[truncated: only the first {MAX_BYTES // (1024 * 1024)} MB were read]"
         return ToolResult(ok=True, output=mark_untrusted(final, f"URL: {final}\n\n{text}"))
 
 
-async def _download(client: httpx.AsyncClient, url: str
-                    ) -> tuple[str, int, str, bytes, bool]:
+async def _download(client: httpx.AsyncClient, url: str, method: str = "GET",
+                    form: dict[str, str] | None = None) -> tuple[str, int, str, bytes, bool]:
     """(final url, status, content type, body up to MAX_BYTES, whether it was cut)."""
     headers = {"User-Agent": USER_AGENT, "Accept": "text/html,application/json,text/*;q=0.9,*/*;q=0.5"}
-    async with client.stream("GET", url, headers=headers, follow_redirects=True,
+    async with client.stream(method, url, data=form, headers=headers, follow_redirects=True,
                              timeout=TIMEOUT) as response:
         body = bytearray()
         cut = False
