@@ -3,13 +3,15 @@
 A tool never raises into the loop. ``ToolRegistry.execute`` turns bad arguments
 (malformed JSON, a missing or mistyped parameter, an unknown tool) and execution
 failures (``ToolError`` or an ``OSError``) into a ``ToolResult`` with ``ok=False``
-and a message the model can act on. Every output is capped by ``cap_text``.
+and a message the model can act on; any other exception is a tool's bug, logged with its
+traceback and still returned as an ``ok=False`` result. Every output is capped by ``cap_text``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ import fastjsonschema
 import httpx
 
 from ..config import Settings
+
+log = logging.getLogger(__name__)
 
 #: Characters of a tool's output kept for the model and the log.
 OUTPUT_LIMIT = 30_000
@@ -160,6 +164,10 @@ class ToolRegistry:
             return ToolResult.error(str(exc))
         except OSError as exc:
             return ToolResult.error(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - boundary: a tool's bug must not end the task
+            log.exception("tool %s failed unexpectedly", name)
+            return ToolResult.error(f"{name} failed unexpectedly ({type(exc).__name__}: {exc}); "
+                                    "try another way")
         return ToolResult(ok=result.ok, output=cap_text(result.output))
 
 

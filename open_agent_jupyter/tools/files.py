@@ -133,8 +133,12 @@ def _write(path: Path, content: str) -> ToolResult:
     if path.is_dir():
         raise ToolError(f"{path} is a directory")
     existed = path.exists()
+    try:
+        data = content.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800") has no UTF-8 form
+        raise ToolError(f"content has a character with no UTF-8 form at position {exc.start} "
+                        f"({content[exc.start]!r}); nothing written") from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode("utf-8")
     path.write_bytes(data)
     verb = "Overwrote" if existed else "Created"
     return ToolResult(ok=True, output=f"{verb} {path} ({len(data):,} bytes written)")

@@ -157,3 +157,11 @@ async def test_list_directory_undecodable_names_and_symlinks(call, work: Path) -
     assert result.ok and "caf\ufffd.txt" in result.output
     assert "link@ -> target.txt" in result.output
     json.dumps(result.output)  # surrogate escapes would make the log entry unencodable
+
+
+async def test_write_file_refuses_text_without_a_utf8_form(registry, ctx, work: Path) -> None:
+    # A model's JSON may carry a lone surrogate escape; it must not end the task.
+    result = await registry.execute("write_file", '{"path": "s/a.txt", "content": "x\\ud800y"}',
+                                    ctx)
+    assert not result.ok and "no UTF-8 form at position 1" in result.output
+    assert not (work / "s").exists()

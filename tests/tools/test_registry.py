@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import jsonschema
 import pytest
 
-from open_agent_jupyter.tools import ToolContext, ToolRegistry, default_tools
+from open_agent_jupyter.tools import Tool, ToolContext, ToolRegistry, ToolResult, default_tools
 
 #: DESIGN.md §5: name -> (required, optional) parameters.
 CONTRACT = {
@@ -77,3 +78,20 @@ async def test_extra_arguments_are_ignored(registry: ToolRegistry, ctx: ToolCont
     result = await registry.execute("write_file", {"path": "a.txt", "content": "x",
                                                    "mode": "w"}, ctx)
     assert result.ok
+
+
+class _Broken(Tool):
+    """A tool with a bug: it raises something no tool should."""
+
+    name = "broken"
+    description = "Always fails with a programming error."
+    parameters = {"type": "object", "properties": {}}
+
+    async def run(self, ctx: ToolContext, **arguments: Any) -> ToolResult:
+        """Raise a bug."""
+        raise KeyError("missing")
+
+
+async def test_a_tool_bug_is_a_result(ctx: ToolContext) -> None:
+    result = await ToolRegistry([_Broken()]).execute("broken", "{}", ctx)
+    assert not result.ok and "broken failed unexpectedly (KeyError" in result.output
