@@ -3,7 +3,10 @@
     python benchmarks/bench_loop.py [--steps 100]
 
 (1) A task whose every step is ``run_command echo``, against an instant loopback LLM,
-    beside the same echo commands spawned directly (the reference, same run).
+    beside the same echo commands spawned directly (the reference, same run). The fake
+    LLM runs in its own process, as a real endpoint would: in this process its Python
+    threads would compete with the loop for the GIL and bill their time to the loop
+    (``--llm-in-process`` shows that figure).
     Target: per-step time within 5 ms of the bare spawn on a 2-core machine.
 (3) Tokens sent on the first call (system prompt + the 13 tool schemas), estimated at
     4 characters a token. Target: <= 2,500 (OpenCode sends about 8,000).
@@ -16,6 +19,7 @@ import asyncio
 import json
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,21 +33,46 @@ from open_agent_jupyter.config import Settings  # noqa: E402
 from open_agent_jupyter.llm.tokens import estimate_tokens  # noqa: E402
 from open_agent_jupyter.tools import default_registry  # noqa: E402
 from open_agent_jupyter.types import RunState  # noqa: E402
-from tests.fakellm import FakeLLM, call, text  # noqa: E402
+from tests.fakellm import FakeLLM, Reply, call, text  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _null_sink(entry: object) -> None:
     return None
 
 
-async def agent_steps(steps: int, llm: FakeLLM, work: str) -> float:
+def echo_reply(body: dict) -> Reply:
+    """The fake LLM's answer: ``echo`` until the task's number of steps is done."""
+    steps = int(body["messages"][1]["content"].split()[-1])
+    done = sum(1 for m in body["messages"] if m.get("role") == "tool")
+    return text("done") if done >= steps else call("run_command", {"command": f"echo step {done}"})
+
+
+class LLMProcess:
+    """The fake LLM, answering ``echo_reply``, in a child process."""
+
+    def __enter__(self) -> LLMProcess:
+        code = ("import sys; from benchmarks.bench_loop import echo_reply; "
+                "from tests.fakellm import FakeLLM; llm = FakeLLM(echo_reply); "
+                "print(llm.base_url, flush=True); sys.stdin.read()")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.base_url = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
+        self.model = "fake/model"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.stdin.close()  # type: ignore[union-attr]
+        self.proc.wait(timeout=10)
+
+
+async def agent_steps(steps: int, llm: FakeLLM | LLMProcess, work: str) -> float:
     """Seconds for a task of ``steps`` echo steps plus the final answer."""
-    llm.script(*[call("run_command", {"command": f"echo step {i}"}) for i in range(steps)],
-               text("done"))
     settings = Settings(api_key="bench", base_url=llm.base_url, model=llm.model,
                         working_dir=work, max_iterations=steps + 5, budget_cents=0)
     started = time.perf_counter()
-    outcome = await LocalBackend().run("echo", settings, _null_sink, RunState())
+    outcome = await LocalBackend().run(f"echo {steps}", settings, _null_sink, RunState())
     elapsed = time.perf_counter() - started
     assert outcome.status == "completed", outcome
     return elapsed
@@ -72,8 +101,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--llm-in-process", action="store_true",
+                        help="serve the fake LLM from a thread of this process")
     args = parser.parse_args()
-    with FakeLLM() as llm, tempfile.TemporaryDirectory() as work:
+    server = FakeLLM(echo_reply) if args.llm_in_process else LLMProcess()
+    with server as llm, tempfile.TemporaryDirectory() as work:
         await agent_steps(5, llm, work)  # warm up imports, price list, connections
         bash = shutil.which("bash") or "/bin/sh"
         agent_times, bash_times, sh_times = [], [], []
@@ -84,7 +116,9 @@ async def main() -> None:
         agent_ms = statistics.median(agent_times) * 1000 / (args.steps + 1)
         bash_ms = statistics.median(bash_times) * 1000 / args.steps
         sh_ms = statistics.median(sh_times) * 1000 / args.steps
-        print(f"(1) loop overhead, {args.steps} echo steps, median of {args.rounds} rounds")
+        where = "in this process" if args.llm_in_process else "in its own process"
+        print(f"(1) loop overhead, {args.steps} echo steps, median of {args.rounds} rounds, "
+              f"fake LLM {where}")
         print(f"    agent step (LLM call + tool + log):        {agent_ms:7.2f} ms")
         print(f"    bare spawn through bash (the tool's shell): {bash_ms:7.2f} ms")
         print(f"    bare spawn through /bin/sh:                 {sh_ms:7.2f} ms")
