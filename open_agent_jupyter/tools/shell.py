@@ -54,6 +54,7 @@ class _Capture:
         self.total = 0
 
     def add(self, chunk: bytes) -> None:
+        """Keep the first and the latest ``BUFFER_BYTES`` of the stream."""
         self.total += len(chunk)
         room = BUFFER_BYTES - len(self.head)
         if room > 0:
@@ -64,6 +65,7 @@ class _Capture:
             del self.tail[:-BUFFER_BYTES]
 
     def text(self, limit: int) -> str:
+        """The captured bytes as text within ``limit`` characters, noting any cut."""
         cut = self.total - len(self.head) - len(self.tail)
         middle = f"\n[... {cut} bytes cut ...]\n".encode() if cut > 0 else b""
         raw = bytes(self.head + middle + self.tail)
