@@ -39,6 +39,8 @@ from .tokens import estimate_tokens
 
 APP_URL = "https://pypi.org/project/open-agent-jupyter/"
 APP_TITLE = "Open Agent for Jupyter"
+#: Bytes of an error answer read for its message (a proxy may answer a whole HTML page).
+ERROR_BODY_LIMIT = 64 * 1024
 
 
 def is_openrouter(base_url: str) -> bool:
@@ -126,8 +128,7 @@ class LLMClient:
     async def _read(self, response: httpx.Response) -> Reply:
         model = self.settings.model
         if not response.is_success:
-            raw = await response.aread()
-            message = error_message(raw)
+            message = error_message(await read_head(response, ERROR_BODY_LIMIT))
             raise error_for_status(response.status_code, message, model,
                                    parse_retry_after(response.headers))
         content_type = response.headers.get("content-type", "")
@@ -146,3 +147,13 @@ def mark_system_cacheable(messages: list[dict[str, Any]]) -> list[dict[str, Any]
             out[i] = {**msg, "content": [block]}
             break
     return out
+
+
+async def read_head(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of a streamed response's body."""
+    data = bytearray()
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) >= limit:
+            break
+    return bytes(data[:limit])

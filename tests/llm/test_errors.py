@@ -163,3 +163,11 @@ async def test_fatal_error_object_in_answer_is_not_retried(
     with pytest.raises(InsufficientCreditsError, match="Insufficient credits"):
         await make_client(stream=stream).complete(MESSAGES, TOOLS)
     assert chat_count(fake_llm) == 1
+
+
+async def test_a_huge_error_body_gives_a_short_message(
+        fake_llm: FakeLLM, make_client: Callable[..., LLMClient]) -> None:
+    fake_llm.script(Reply(status=401, error_body="<html>" + "x" * 500_000))
+    with pytest.raises(AuthenticationError) as info:
+        await make_client().complete(MESSAGES, TOOLS)
+    assert "invalid API key" in info.value.message and len(info.value.message) < 500
