@@ -10,14 +10,19 @@ translated it (``get_ipython().run_line_magic('agent', ...)``), into
 ``await <AgentMagics>.run_async(...)``; IPython then runs the cell as async code.
 
 Only that one call is edited, in place, so line numbers (and tracebacks) stay the same.
-A ``%agent`` inside a function or loop is left alone and blocks as before. In plain
-IPython (no kernel) nothing is registered and the magic blocks as before.
+Left alone (the magic then blocks as before, and Stop waits for the cell): a ``%agent``
+inside a function or loop; cells run from within a running cell (``get_ipython().run_cell``,
+``%run file.ipy``), which cannot await while the kernel's loop runs the outer cell; kernels
+with ``%autoawait`` off or on trio; plain IPython (nothing is registered there). Cells that
+do not parse are handed on untouched for IPython to report.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import re
+import sys
 from typing import Any
 
 #: What the rewritten statements call instead of ``get_ipython().run_line_magic`` etc.
@@ -25,6 +30,8 @@ HOOK = "get_ipython().magics_manager.registry['AgentMagics'].run_async"
 _MAGIC_CALLS = ("run_line_magic", "run_cell_magic")
 #: How often the awaiting cell looks whether the task's stream has ended (seconds).
 POLL = 0.1
+#: Where Python's tokenizer ends lines (``str.splitlines`` also splits at \f, \u2028 ...).
+_LINE_END = re.compile(r"(?<=\r\n)|(?<=\r)(?!\n)|(?<=\n)")
 
 
 def _agent_call(node: ast.stmt) -> ast.Call | None:
@@ -48,7 +55,8 @@ def _agent_call(node: ast.stmt) -> ast.Call | None:
 def await_agent_statements(lines: list[str]) -> list[str]:
     """Input transformer: top-level ``%agent`` statements become awaits (see module doc)."""
     code = "".join(lines)
-    if "'agent'" not in code or "get_ipython()" not in code or not awaits_on_asyncio():
+    if ("'agent'" not in code or "get_ipython()" not in code or not awaits_on_asyncio()
+            or _inside_a_cell()):
         return lines
     try:
         tree = ast.parse(code)
@@ -57,12 +65,22 @@ def await_agent_statements(lines: list[str]) -> list[str]:
     edits = [call.func for node in tree.body if (call := _agent_call(node)) is not None]
     if not edits:
         return lines
-    rows = code.splitlines(keepends=True)
+    rows = [row for row in _LINE_END.split(code) if row]
     for func in reversed(edits):  # right to left keeps the earlier offsets valid
         row = rows[func.lineno - 1].encode()
         start, end = func.col_offset, func.end_col_offset
         rows[func.lineno - 1] = (row[:start] + f"await {HOOK}".encode() + row[end:]).decode()
     return rows
+
+
+def _inside_a_cell() -> bool:
+    """Whether a cell is executing now (this one is nested: ``run_cell``, ``%run x.ipy``)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "run_cell_async":  # IPython's cell runner, on any path
+            return True
+        frame = frame.f_back
+    return False
 
 
 def awaits_on_asyncio(shell: Any = None) -> bool:

@@ -110,12 +110,34 @@ async def test_interrupt_stops_a_waiting_cell(jupyter_server: JupyterProcess,
     assert processes_running(marker) == []
 
 
+async def test_cells_run_from_a_cell_are_not_rewritten(jupyter_server: JupyterProcess,
+                                                       module_llm: FakeLLM, tmp_path: Any) -> None:
+    # a running cell cannot await a nested one: these would fail with "loop already running"
+    module_llm.reset()
+    script = tmp_path / "task.ipy"
+    script.write_text("ran = %agent --local Say done\nprint('IPY', ran.status)\n")
+    kernel = ServerKernel(jupyter_server.url, jupyter_server.token)
+    try:
+        await kernel.run("%load_ext open_agent_jupyter")
+        out, errors = await kernel.run(
+            "inner = get_ipython().run_cell('r = %agent --local Say done')\n"
+            "print('NESTED', inner.error_in_exec, r.status)\n"
+            f"%run {script}\n", timeout=60)
+    finally:
+        kernel.shutdown()
+    assert not errors, errors
+    lines = result_lines(out)
+    assert lines["NESTED"] == "None completed"
+    assert lines["IPY"] == "completed"
+
+
 def transformed(cell: str) -> str:
     """The cell as a kernel would run it: IPython's translation, then the hook."""
     lines = TransformerManager().transform_cell(cell).splitlines(keepends=True)
     return "".join(await_agent_statements(lines))
 
 
+@pytest.mark.filterwarnings("ignore:`make_tokens_by_line`:UserWarning")  # IPython, on \\f
 def test_top_level_agent_statements_await(monkeypatch: pytest.MonkeyPatch) -> None:
     from open_agent_jupyter.notebook import awaiting
 
@@ -126,6 +148,8 @@ def test_top_level_agent_statements_await(monkeypatch: pytest.MonkeyPatch) -> No
         f"r = await {HOOK}('agent', '--model m Fix {{x}}')",
         f"await {HOOK}('agent', 'Another task')",
         "print(r)"]
+    odd = transformed("s = 'a\u2028b'  # \f\nr = %agent Task\n")  # not line ends for Python
+    assert odd.splitlines()[-1] == f"r = await {HOOK}('agent', 'Task')"
     cell = transformed("%%agent --background\nWrite the tests.\n")
     assert cell.startswith(f"await {HOOK}('agent', '--background', ")
     nested = "def f():\n    return %agent Task in a function\n"
