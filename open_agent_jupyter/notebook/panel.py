@@ -20,10 +20,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..exceptions import OpenAgentError
-from .result import TaskAPI
+from .result import STATUS_MARKS, TaskAPI
 from .widgets import TaskWidget
 
-_ICONS = {"completed": "✅", "failed": "❌", "cancelled": "⏹", "running": "⏳", "pending": "🕓"}
 STATUSES = ("all", "pending", "running", "completed", "failed", "cancelled")
 
 
@@ -50,7 +49,7 @@ def task_label(task: dict[str, Any]) -> str:
     cost = float((task.get("usage") or {}).get("cost_usd") or 0.0)
     text = " ".join(str(task.get("task", "")).split())
     text = text if len(text) <= 70 else text[:69] + "…"
-    return (f"{_ICONS.get(status, '·')} {status:<9} {age(task.get('created_at')):>10} · "
+    return (f"{STATUS_MARKS.get(status, '·')} {status:<9} {age(task.get('created_at')):>10} · "
             f"{int(task.get('iterations') or 0):>3} it · ${cost:.4f} · {text}")
 
 

@@ -7,7 +7,9 @@ import time
 from typing import Any, Protocol
 
 FINAL = frozenset({"completed", "failed", "cancelled"})
-_ICONS = {"completed": "✅", "failed": "❌", "cancelled": "⏹", "running": "⏳", "pending": "🕓"}
+#: One mark per status, from glyphs that plain fonts have (emoji fonts are often missing).
+STATUS_MARKS = {"completed": "✔", "failed": "✘", "cancelled": "■", "running": "◐",
+                "pending": "○"}
 
 
 class TaskAPI(Protocol):
@@ -120,7 +122,7 @@ class AgentResult:
         usage = self.usage
         tokens = int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
         cost = float(usage.get("cost_usd") or 0.0)
-        return (f"{_ICONS.get(self.status, '')} **{self.status}** · {self.iterations} iterations"
+        return (f"{STATUS_MARKS.get(self.status, '')} **{self.status}** · {self.iterations} iterations"
                 f" · {tokens:,} tokens · ${cost:.4f}")
 
     def _repr_markdown_(self) -> str:

@@ -59,6 +59,7 @@ class ToolRow(widgets.VBox):
         self.duration_ms: float | None = None
         self.result_text: str | None = None
         self.folded = True
+        self.unfinished = False
         self.toggle = widgets.ToggleButton(value=False, description="▸", tooltip="show details",
                                            layout=widgets.Layout(width="32px", height="24px"))
         self.summary = widgets.HTML()
@@ -84,9 +85,17 @@ class ToolRow(widgets.VBox):
         if self.details is not None:
             self._fill_details()
 
+    def mark_unfinished(self) -> None:
+        """The task ended before this call returned (stopped, failed): say so, not "running"."""
+        if self.ok is None and not self.unfinished:
+            self.unfinished = True
+            self._render_summary()
+
     def _render_summary(self) -> None:
-        if self.ok is None:
-            mark, color = "⏳", "inherit"
+        if self.unfinished and self.ok is None:
+            mark, color = "⊘ no result", "var(--jp-warn-color1, #a60)"
+        elif self.ok is None:
+            mark, color = "… running", "inherit"
         elif self.ok:
             mark, color = "✔", "var(--jp-success-color1, #080)"
         else:

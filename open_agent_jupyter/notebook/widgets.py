@@ -141,6 +141,8 @@ class TaskWidget(widgets.VBox):
         self.stop_button.disabled = True
         self.stop_button.button_style = ""
         self.stop_button.description = status
+        for row in self.tool_row_list:
+            row.mark_unfinished()
 
     def _show_answer(self, text: str) -> None:
         if not text.strip() or text == self.answer_text:

@@ -93,6 +93,15 @@ def test_result_without_call_and_error_entry_are_shown() -> None:
     assert "invalid API key" in widget.message.value and widget.status == "failed"
 
 
+def test_a_call_cut_short_by_the_end_says_so() -> None:
+    widget = TaskWidget(task_id="t1")
+    widget.apply(*RECORDED[3])
+    row = widget.tool_row_list[0]
+    assert "running" in row.summary.value
+    widget.apply("done", {"status": "cancelled", "error": "stopped", "usage": {}})
+    assert "no result" in row.summary.value and "running" not in row.summary.value
+
+
 def test_five_hundred_tool_calls_render_a_window() -> None:
     widget = TaskWidget(task_id="t1", page_size=50, visible_pages=4)
     for i in range(500):
