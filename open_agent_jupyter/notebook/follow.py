@@ -42,7 +42,8 @@ class Follower:
         try:
             self._refresh()
             stream = self.client.stream(self.task_id, on_state=self.widget.set_connection)
-            self.widget.stream = stream
+            if not self.widget.attach(stream):
+                return  # closed before the stream began: never start it
             for event, data in stream:
                 self.widget.apply(event, data)
                 if event == "log" and time.monotonic() - self._last_refresh > self.refresh_every:

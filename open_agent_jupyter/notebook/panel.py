@@ -21,7 +21,7 @@ import ipywidgets as widgets
 
 from ..exceptions import OpenAgentError
 from .result import STATUS_MARKS, TaskAPI
-from .widgets import TaskWidget
+from .widgets import TaskWidget, close_tree
 
 STATUSES = ("all", "pending", "running", "completed", "failed", "cancelled")
 
@@ -147,7 +147,7 @@ class TaskPanel(widgets.VBox):
         self._stop_refresh.set()
         if self.current is not None:
             self.current.close()
-        super().close()
+        close_tree(self)
 
 
 def agent_panel(client: TaskAPI | None = None, *, server: str | None = None,

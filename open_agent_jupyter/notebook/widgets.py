@@ -10,6 +10,7 @@ sends a few dozen ids to the front end however long the task is.
 from __future__ import annotations
 
 import html
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -50,6 +51,16 @@ def _estimate(estimate: dict[str, Any] | None) -> str:
     return "expected " + ", ".join(parts) if parts else ""
 
 
+def close_tree(widget: widgets.Widget) -> None:
+    """Close ``widget`` and every widget it holds (``Widget.close`` closes only itself)."""
+    for name in widget.keys:
+        value = getattr(widget, name, None)
+        for child in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(child, widgets.Widget) and child.comm is not None:
+                close_tree(child)
+    widgets.Widget.close(widget)
+
+
 class TaskWidget(widgets.VBox):
     """Live view of one task; ``stop_button.click()`` stops it through its client."""
 
@@ -70,6 +81,8 @@ class TaskWidget(widgets.VBox):
         self.stream: Any = None
         self.follower: Any = None
         self.answer_text: str | None = None
+        self.closed = False
+        self._lock = threading.Lock()  # the follower thread attaches while the user may close
         self.header = widgets.HTML()
         self.conn_label = widgets.HTML()
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
@@ -92,6 +105,8 @@ class TaskWidget(widgets.VBox):
     # feeding -----------------------------------------------------------------
     def apply(self, event: str, data: dict[str, Any]) -> None:
         """Take one stream event: ``log`` (an entry), ``done``, or ``error``."""
+        if self.closed:
+            return
         if event == "log":
             self._apply_entry(data)
         elif event == "done":
@@ -103,6 +118,8 @@ class TaskWidget(widgets.VBox):
 
     def apply_task(self, task: dict[str, Any]) -> None:
         """Take the task JSON (``GET /api/task/{id}``) for the header figures."""
+        if self.closed:
+            return
         self.task_id = task.get("id", self.task_id)
         self.info.update({k: v for k, v in task.items() if k != "log"})
         status = str(task.get("status") or self.status)
@@ -231,10 +248,21 @@ class TaskWidget(widgets.VBox):
     def __repr__(self) -> str:
         return f"<TaskWidget {self.task_id} {self.status} ({len(self.tool_row_list)} tool calls)>"
 
+    def attach(self, stream: Any) -> bool:
+        """Take the stream that feeds this view; False when the view was closed already."""
+        with self._lock:
+            if not self.closed:
+                self.stream = stream
+            return not self.closed
+
     def close(self) -> None:
-        """Close the view: cancel its stream and show disconnected."""
-        stream, self.stream = self.stream, None
+        """Close the view and all its parts: cancel its stream and show disconnected."""
+        with self._lock:
+            self.closed = True
+            stream, self.stream = self.stream, None
         if stream is not None:
             stream.close()
         self.set_connection(DISCONNECTED)
-        super().close()
+        for page in self.pages:  # pages scrolled out of view are no children any more
+            close_tree(page)
+        close_tree(self)

@@ -152,6 +152,35 @@ def test_closing_the_widget_cancels_its_stream(api: FlakySSE) -> None:
     assert widget.follower.error is None
 
 
+def test_a_view_closed_before_its_stream_never_opens_it(api: FlakySSE) -> None:
+    from open_agent_jupyter.notebook.follow import Follower
+    from tests.notebook.flakysse import Step
+
+    api.plan = [Step(3, end="hang")]
+    client = AgentClient(api.url, "secret")
+    widget = TaskWidget(client, "t1")
+    widget.close()
+    follower = Follower(client, "t1", widget).start()
+    assert follower.join(10) and follower.error is None
+    assert [p for _m, p, _h in api.requests if p.endswith("/stream")] == []
+    assert widget.connection == "disconnected"
+
+
+def test_closing_closes_every_part_of_the_view() -> None:
+    widget = TaskWidget(task_id="t1", page_size=5, visible_pages=1)
+    for i in range(12):
+        widget.apply(*log(i + 1, "tool_call", tool="read_file", call_id=f"c{i}",
+                          arguments={"path": f"f{i}.py"}))
+    widget.tool_row_list[0].toggle.value = True  # built details
+    parts = [widget, *widget.rows, *widget.pages, widget.header, widget.stop_button,
+             widget.tool_row_list[0].details, widget.tool_row_list[0].toggle.layout]
+    assert all(w.comm is not None for w in parts)
+    widget.close()
+    assert [w for w in parts if w.comm is not None] == []
+    widget.apply(*log(13, "tool_call", tool="read_file", call_id="late", arguments={}))
+    assert len(widget.rows) == 12, "a closed view takes no more events"
+
+
 def test_panel_labels() -> None:
     assert age("2025-01-01T00:00:00+00:00", now=_t("2025-01-01T00:03:10+00:00")) == "3 min ago"
     assert age("2025-01-01T00:00:00+00:00", now=_t("2025-01-01T00:00:09+00:00")) == "9 s ago"
