@@ -12,6 +12,7 @@ and do not consume the script.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -90,7 +91,7 @@ class FakeLLM:
         self.models_requests = 0
         self._script: list[Reply] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         # A short poll interval so close() returns in ~50 ms instead of the default 0.5 s.
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -146,6 +147,14 @@ class FakeLLM:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-answer (a stopped task, a cut test) are normal here."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
