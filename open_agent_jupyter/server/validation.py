@@ -2,7 +2,8 @@
 
 Decisions where DESIGN.md is silent: ``null`` for an optional field means "the server's
 default"; unknown fields are refused (a typo such as ``max_iteration`` must not be
-silently ignored); ``limit`` is 1..500 (default 50).
+silently ignored); ``limit`` is 1..500 (default 50); ``offset`` and ``Last-Event-ID`` stop
+at 2**63-1 (what SQLite can compare against).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ..config import BACKENDS
 #: A task longer than this is refused with 413.
 MAX_TASK_CHARS = 100_000
 MAX_LIMIT = 500
+#: The largest integer SQLite stores: a bigger offset or Last-Event-ID is refused (400).
+MAX_INT = 2**63 - 1
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 TASK_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -72,7 +75,7 @@ def parse_list_query(arg: Callable[..., str | None]) -> tuple[str | None, int, i
     if status is not None and status not in STATUSES:
         raise web.HTTPError(400, f"'status' must be one of {', '.join(STATUSES)}")
     limit = _int_arg(arg, "limit", 50, 1, MAX_LIMIT)
-    offset = _int_arg(arg, "offset", 0, 0, None)
+    offset = _int_arg(arg, "offset", 0, 0, MAX_INT)
     return status, limit, offset
 
 
@@ -81,20 +84,19 @@ def parse_last_event_id(header: str | None, query: str | None) -> int:
     raw = (header or query or "").strip()
     if not raw:
         return 0
-    if not (raw.isascii() and raw.isdigit()):
-        raise web.HTTPError(400, "Last-Event-ID must be a whole number >= 0")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_INT:
+        raise web.HTTPError(400, f"Last-Event-ID must be a whole number between 0 and {MAX_INT}")
     return int(raw)
 
 
 def _int_arg(arg: Callable[..., str | None], name: str, fallback: int, minimum: int,
-             maximum: int | None) -> int:
+             maximum: int) -> int:
     text = (arg(name, None) or "").strip()
     if not text:
         return fallback
     if not (text.isascii() and text.isdigit()):
         raise web.HTTPError(400, f"'{name}' must be a whole number")
     value = int(text)
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise web.HTTPError(400, f"'{name}' must be {bound}")
+    if not minimum <= value <= maximum:
+        raise web.HTTPError(400, f"'{name}' must be between {minimum} and {maximum}")
     return value

@@ -110,6 +110,9 @@ async def test_stream_errors(api: Any, jp_fetch: Any, extension: Any) -> None:
     status, body = await api("GET", f"api/task/{created['id']}/stream",
                              headers={"Last-Event-ID": "abc"})
     assert status == 400 and "Last-Event-ID" in body["error"]
+    status, body = await api("GET", f"api/task/{created['id']}/stream",
+                             headers={"Last-Event-ID": "9" * 20})  # past SQLite's integers
+    assert status == 400 and "Last-Event-ID" in body["error"]
 
 
 def test_parse_sse_reads_frames() -> None:
