@@ -44,7 +44,11 @@ class LocalRunner:
                                         name="open-agent-local")
         self._thread.start()
         self.manager = TaskManager(self.settings, TaskStore(path))
-        self._call(self.manager.start())
+        try:
+            self._call(self.manager.start())
+        except BaseException:
+            self._stop_loop()  # a runner that failed to start must not leave its thread behind
+            raise
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         if self.loop.is_closed() or not self._thread.is_alive():
@@ -95,10 +99,13 @@ class LocalRunner:
         try:
             self._call(self.manager.close(), timeout=30)
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout=5)
-            if not self._thread.is_alive():
-                self.loop.close()
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()
 
 
 class LocalStream:
@@ -126,6 +133,8 @@ class LocalStream:
             while not self._closed.is_set():
                 self._pending = asyncio.run_coroutine_threadsafe(
                     subscription.__anext__(), self.runner.loop)
+                if self._closed.is_set():  # close() came before _pending was set: it saw none
+                    self._pending.cancel()
                 try:
                     event, data = self._pending.result()
                 except (StopAsyncIteration, concurrent.futures.CancelledError):

@@ -191,6 +191,8 @@ class EventStream:
         try:
             with self.client.http.stream("GET", path, headers=self.cursor.headers()) as response:
                 self._response = response
+                if self._closed.is_set():  # close() came while connecting: it saw no response
+                    return
                 if response.status_code != 200:
                     self.cursor.check(response, self.task_id)
                     raise _Retry
