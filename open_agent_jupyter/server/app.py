@@ -12,6 +12,7 @@ message naming the variable, and its endpoints answer 503 with that message
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import sqlite3
 from pathlib import Path
@@ -51,6 +52,10 @@ TRAIT_FIELDS: dict[str, str] = {
 }
 #: Environment variables set for kernels started by this server.
 URL_VAR, TOKEN_VAR = "OPEN_AGENT_URL", "OPEN_AGENT_TOKEN"
+#: The engine's modules a first task (or an OpenCode health check) would otherwise import
+#: on the event loop; they are imported on a worker thread as the extension starts.
+ENGINE_MODULES = ("open_agent_jupyter.agent.loop", "open_agent_jupyter.agent.estimate",
+                  "open_agent_jupyter.llm.client", "open_agent_jupyter.backends.opencode")
 
 
 def _env(field: str) -> Any:
@@ -217,10 +222,10 @@ class OpenAgent(ExtensionApp):
         return self.manager if self.config_error is None else None
 
     async def _start_manager(self, manager: TaskManager) -> None:
+        # Before start(): recovered pending tasks begin at once and must not import on the loop.
+        await asyncio.to_thread(warm_imports, self.log)
         try:
-            if self.db_path != ":memory:":
-                Path(self.db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            await manager.start()
+            await manager.start()  # the store creates the database's folder on its thread
         except (OSError, sqlite3.Error, OpenAgentError) as err:
             self.config_error = (f"cannot open the task database {self.db_path} "
                                  f"(c.OpenAgent.db_path): {err}")
@@ -253,6 +258,15 @@ class OpenAgent(ExtensionApp):
             else:
                 os.environ[name] = value
         self._saved_env = None
+
+
+def warm_imports(log: Any) -> None:
+    """Import the engine (``ENGINE_MODULES``) now; a missing optional part is only logged."""
+    for name in ENGINE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:  # e.g. the optional OpenCode backend; the task reports it
+            log.warning("Open Agent: cannot import %s: %s", name, err)
 
 
 def server_url(serverapp: Any) -> str:

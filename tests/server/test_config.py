@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +144,16 @@ class TestOpenCodeHealth:
         _, health = await api("GET", "api/health")
         assert health["backend"] == "opencode"
         assert health["opencode"] == {"base_url": opencode_url, "reachable": False}
+
+
+def test_engine_imports_are_warmed_off_the_request_path() -> None:
+    # A fresh interpreter: in this one other tests have imported the engine already.
+    code = ("import logging, sys\n"
+            "from open_agent_jupyter.server.app import ENGINE_MODULES, warm_imports\n"
+            "assert not [m for m in ENGINE_MODULES if m in sys.modules], 'imported too early'\n"
+            "warm_imports(logging.getLogger())\n"
+            "print(sorted(m for m in ENGINE_MODULES if m not in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
