@@ -33,13 +33,17 @@ __all__ = ["AgentClient", "AsyncAgentClient", "APIError", "ServerUnreachableErro
 
 
 def server_from_env(url: str | None = None, token: str | None = None) -> tuple[str, str | None]:
-    """The server URL (ending in "/") and token: the arguments, else the environment."""
-    url = url or os.environ.get("OPEN_AGENT_URL")
-    if not url:
+    """The server URL (ending in "/") and token: the arguments, else the environment.
+
+    ``OPEN_AGENT_TOKEN`` is only sent to ``OPEN_AGENT_URL``'s server, never to another URL.
+    """
+    env_url = (os.environ.get("OPEN_AGENT_URL") or "").rstrip("/") + "/"
+    base = (url or env_url).rstrip("/") + "/"
+    if base == "/":
         raise ConfigError("no Open Agent server: pass url= or set OPEN_AGENT_URL")
-    if token is None:
+    if token is None and base == env_url:
         token = os.environ.get("OPEN_AGENT_TOKEN") or None
-    return url.rstrip("/") + "/", token
+    return base, token
 
 
 def _options(url: str | None, token: str | None, timeout: float) -> dict[str, Any]:

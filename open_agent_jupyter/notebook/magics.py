@@ -56,7 +56,7 @@ def fill_task(text: str, ns: Mapping[str, Any]) -> str:
     """Replace ``{name}`` (and ``{name.attr}``, ``{name!r}`` ...) from ``ns``; ``{{`` escapes."""
     try:
         return string.Formatter().vformat(text, (), _Namespace(ns))
-    except (IndexError, ValueError, AttributeError) as exc:
+    except (IndexError, KeyError, ValueError, AttributeError, TypeError) as exc:
         raise UsageError(f"cannot fill the task's {{...}} fields: {exc} "
                          "(write {{ and }} for literal braces)") from None
 

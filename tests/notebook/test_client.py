@@ -122,6 +122,9 @@ def test_unreachable_server_and_env_defaults(monkeypatch: pytest.MonkeyPatch) ->
     assert client.http.headers["Authorization"] == "token tok"
     with pytest.raises(ServerUnreachableError):
         client.submit("x")
+    assert AgentClient("http://127.0.0.1:9/base/").http.headers["Authorization"] == "token tok"
+    other = AgentClient("http://127.0.0.1:9/elsewhere")
+    assert "Authorization" not in other.http.headers, "the token goes to its own server only"
 
 
 def test_parser_and_cursor_rules() -> None:

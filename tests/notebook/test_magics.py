@@ -98,3 +98,7 @@ def test_option_splitting_keeps_the_task_verbatim() -> None:
         fill_task("{}", {})
     with pytest.raises(UsageError):
         fill_task("unbalanced {", {})
+    with pytest.raises(UsageError):
+        fill_task("{d[missing]}", {"d": {}})
+    with pytest.raises(UsageError):
+        fill_task("{n[0]}", {"n": 3})
