@@ -7,6 +7,7 @@ JSON ``{"error": message, "status": code}``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,10 +28,12 @@ except ImportError:  # pragma: no cover
 
 if TYPE_CHECKING:
     from ..tasks.manager import TaskManager
+    from ..tasks.models import Task
     from .app import OpenAgent
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 AUTH_RESOURCE = "open_agent"
+_OPENAPI_TEXT: str | None = None
 
 
 class OpenAgentHandler(APIHandler):
@@ -51,16 +54,19 @@ class OpenAgentHandler(APIHandler):
             raise web.HTTPError(503, f"Open Agent is not configured: {message}")
         return manager
 
-    async def find_task_id(self, task_id: str) -> str:
-        """``task_id`` if it names a task; 404 otherwise (including malformed ids)."""
+    async def find_task(self, task_id: str) -> tuple[TaskManager, Task]:
+        """The manager and the task ``task_id`` names; 404 otherwise (malformed ids too)."""
         manager = await self.task_manager()
         if not TASK_ID_RE.fullmatch(task_id):
             raise web.HTTPError(404, f"no task with id {task_id!r}")
         try:
-            await manager.get(task_id)
+            return manager, await manager.get(task_id)
         except TaskNotFoundError:
             raise web.HTTPError(404, f"no task with id {task_id!r}") from None
-        return task_id
+
+    async def send_task(self, manager: TaskManager, task: Task) -> None:
+        """Answer with the task and its log."""
+        self.send_json(task.to_dict(log=await manager.get_log(task.id)))
 
     def send_json(self, data: Any, status: int = 200) -> None:
         """Write ``data`` as the JSON body."""
@@ -104,10 +110,8 @@ class TaskHandler(OpenAgentHandler):
     @authorized
     async def get(self, task_id: str) -> None:
         """The task, live figures while it runs."""
-        await self.find_task_id(task_id)
-        manager = await self.task_manager()
-        task = await manager.get(task_id)
-        self.send_json(task.to_dict(log=await manager.get_log(task_id)))
+        manager, task = await self.find_task(task_id)
+        await self.send_task(manager, task)
 
 
 class TaskStopHandler(OpenAgentHandler):
@@ -117,10 +121,8 @@ class TaskStopHandler(OpenAgentHandler):
     @authorized
     async def post(self, task_id: str) -> None:
         """Stop and answer with the (now final) task."""
-        await self.find_task_id(task_id)
-        manager = await self.task_manager()
-        task = await manager.stop(task_id)
-        self.send_json(task.to_dict(log=await manager.get_log(task_id)))
+        manager, _ = await self.find_task(task_id)
+        await self.send_task(manager, await manager.stop(task_id))
 
 
 class TaskListHandler(OpenAgentHandler):
@@ -153,9 +155,9 @@ class OpenAPIHandler(OpenAgentHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        """The YAML document shipped in the package."""
+        """The YAML document shipped in the package (read once, off the event loop)."""
         self.set_header("Cache-Control", "no-store")
-        self.finish(OPENAPI_PATH.read_text(encoding="utf-8"), set_content_type="application/yaml")
+        self.finish(await _openapi_text(), set_content_type="application/yaml")
 
 
 class HealthHandler(OpenAgentHandler):
@@ -178,6 +180,13 @@ class HealthHandler(OpenAgentHandler):
             data["opencode"] = {"base_url": settings.opencode_base_url,
                                 "reachable": await _opencode_reachable(settings)}
         self.send_json(data)
+
+
+async def _openapi_text() -> str:
+    global _OPENAPI_TEXT
+    if _OPENAPI_TEXT is None:
+        _OPENAPI_TEXT = await asyncio.to_thread(OPENAPI_PATH.read_text, encoding="utf-8")
+    return _OPENAPI_TEXT
 
 
 async def _opencode_reachable(settings: Any) -> bool:

@@ -49,10 +49,9 @@ class TaskStreamHandler(OpenAgentHandler):
     @authorized
     async def get(self, task_id: str) -> None:
         """Replay entries after Last-Event-ID, then push live ones, then ``done``."""
-        await self.find_task_id(task_id)
+        manager, _ = await self.find_task(task_id)
         after = parse_last_event_id(self.request.headers.get("Last-Event-ID"),
                                     self.get_query_argument("last_event_id", None))
-        manager = await self.task_manager()
         self._gone = gone = asyncio.Event()
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
