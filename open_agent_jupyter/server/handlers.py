@@ -11,6 +11,7 @@ import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -177,7 +178,7 @@ class HealthHandler(OpenAgentHandler):
             "api_key_configured": bool(app.api_key),
         }
         if settings is not None and settings.backend == "opencode":
-            data["opencode"] = {"base_url": settings.opencode_base_url,
+            data["opencode"] = {"base_url": _public_url(settings.opencode_base_url),
                                 "reachable": await _opencode_reachable(settings)}
         self.send_json(data)
 
@@ -187,6 +188,14 @@ async def _openapi_text() -> str:
     if _OPENAPI_TEXT is None:
         _OPENAPI_TEXT = await asyncio.to_thread(OPENAPI_PATH.read_text, encoding="utf-8")
     return _OPENAPI_TEXT
+
+
+def _public_url(url: str) -> str:
+    """``url`` without a ``user:password@`` part (health must not show credentials)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 async def _opencode_reachable(settings: Any) -> bool:

@@ -136,14 +136,21 @@ class TestOpenCodeHealth:
         return f"http://127.0.0.1:{free_port()}"  # nothing listens there
 
     @pytest.fixture
-    def jp_server_config(self, agent_config: dict[str, Any], opencode_url: str) -> dict[str, Any]:
+    def configured_url(self, opencode_url: str) -> str:
+        """The same server, named with credentials that health must not show."""
+        return opencode_url.replace("http://", "http://oc-user:oc-secret@")
+
+    @pytest.fixture
+    def jp_server_config(self, agent_config: dict[str, Any],
+                         configured_url: str) -> dict[str, Any]:
         return _server_config({**agent_config, "backend": "opencode",
-                               "opencode_base_url": opencode_url})
+                               "opencode_base_url": configured_url})
 
     async def test_health_says_opencode_is_unreachable(self, api: Any, opencode_url: str) -> None:
         _, health = await api("GET", "api/health")
         assert health["backend"] == "opencode"
         assert health["opencode"] == {"base_url": opencode_url, "reachable": False}
+        assert "oc-secret" not in str(health)
 
 
 def test_engine_imports_are_warmed_off_the_request_path() -> None:
