@@ -6,6 +6,7 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,10 @@ def stop_lab(tmp_path: Path) -> Iterator[tuple[JupyterProcess, str]]:
         server.close()
 
 
-def test_agent_magic_in_jupyterlab(lab: JupyterProcess) -> None:
-    from playwright.sync_api import expect, sync_playwright
+@contextmanager
+def notebook_page(lab: JupyterProcess, screenshot: str) -> Iterator[Any]:
+    """``agent.ipynb`` open in headless Chromium, its first cell run; screenshot at the end."""
+    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
@@ -72,52 +75,49 @@ def test_agent_magic_in_jupyterlab(lab: JupyterProcess) -> None:
             page.goto(f"{lab.url}lab/tree/agent.ipynb?token={lab.token}")
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=60_000)
             run_first_cell(page)
-            task = page.locator(".open-agent-task")
-            expect(task).to_have_count(1, timeout=60_000)
-            rows = task.locator(".open-agent-tool-row")
-            expect(rows).to_have_count(2, timeout=60_000)
-            expect(rows.nth(0)).to_contain_text("write_file")
-            expect(rows.nth(1)).to_contain_text("run_command")
-            expect(task.locator("strong", has_text="hello.py")).to_be_visible(timeout=60_000)
-            expect(task).to_contain_text("running it prints")
-            expect(task).to_contain_text("completed")
-            rows.nth(1).locator("button").first.click()
-            expect(rows.nth(1)).to_contain_text("Hello World")
+            yield page
         finally:
-            page.screenshot(path=str(ARTIFACTS / "notebook-agent-magic.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
             browser.close()
+
+
+def test_agent_magic_in_jupyterlab(lab: JupyterProcess) -> None:
+    from playwright.sync_api import expect
+
+    with notebook_page(lab, "notebook-agent-magic.png") as page:
+        task = page.locator(".open-agent-task")
+        expect(task).to_have_count(1, timeout=60_000)
+        rows = task.locator(".open-agent-tool-row")
+        expect(rows).to_have_count(2, timeout=60_000)
+        expect(rows.nth(0)).to_contain_text("write_file")
+        expect(rows.nth(1)).to_contain_text("run_command")
+        expect(task.locator("strong", has_text="hello.py")).to_be_visible(timeout=60_000)
+        expect(task).to_contain_text("running it prints")
+        expect(task).to_contain_text("completed")
+        rows.nth(1).locator("button").first.click()
+        expect(rows.nth(1)).to_contain_text("Hello World")
 
 
 def test_stop_button_stops_a_running_cell(stop_lab: tuple[JupyterProcess, str]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     lab, marker = stop_lab
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        try:
-            page.goto(f"{lab.url}lab/tree/agent.ipynb?token={lab.token}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=60_000)
-            run_first_cell(page)  # %load_ext; the active cell is now the %agent one
-            prompts = page.locator(".jp-NotebookPanel .jp-Cell .jp-InputPrompt")
-            expect(prompts.nth(0)).to_have_text("[1]:", timeout=60_000)
-            page.keyboard.press("Shift+Enter")
-            task = page.locator(".open-agent-task")
-            expect(task).to_have_count(1, timeout=60_000)
-            expect(task.locator(".open-agent-tool-row")).to_contain_text("run_command",
-                                                                        timeout=60_000)
-            wait_for_process(marker)
-            expect(prompts.nth(1)).to_have_text("[*]:")  # the cell is still waiting
-            task.get_by_role("button", name="Stop").click()
-            expect(task).to_contain_text("cancelled", timeout=60_000)
-            expect(prompts.nth(1)).to_have_text("[2]:", timeout=60_000)
-            output = page.locator(".jp-NotebookPanel .jp-Cell").nth(1).locator(".jp-Cell-outputArea")
-            expect(output).to_contain_text("STATUS cancelled")
-            assert processes_running(marker) == []
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "notebook-agent-stop.png"), full_page=True)
-            browser.close()
+    with notebook_page(lab, "notebook-agent-stop.png") as page:  # ran %load_ext
+        prompts = page.locator(".jp-NotebookPanel .jp-Cell .jp-InputPrompt")
+        expect(prompts.nth(0)).to_have_text("[1]:", timeout=60_000)
+        page.keyboard.press("Shift+Enter")
+        task = page.locator(".open-agent-task")
+        expect(task).to_have_count(1, timeout=60_000)
+        expect(task.locator(".open-agent-tool-row")).to_contain_text("run_command",
+                                                                    timeout=60_000)
+        wait_for_process(marker)
+        expect(prompts.nth(1)).to_have_text("[*]:")  # the cell is still waiting
+        task.get_by_role("button", name="Stop").click()
+        expect(task).to_contain_text("cancelled", timeout=60_000)
+        expect(prompts.nth(1)).to_have_text("[2]:", timeout=60_000)
+        output = page.locator(".jp-NotebookPanel .jp-Cell").nth(1).locator(".jp-Cell-outputArea")
+        expect(output).to_contain_text("STATUS cancelled")
+        assert processes_running(marker) == []
 
 
 def wait_for_process(marker: str, limit: float = 60) -> None:
