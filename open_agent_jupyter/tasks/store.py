@@ -194,7 +194,7 @@ class TaskStore:
             db.executemany(sql, rows)
 
     def _write_logs(self, batches: dict[str, list[dict[str, Any]]], tasks: list[Task]) -> None:
-        rows = [(task_id, entry["seq"], json.dumps(entry, ensure_ascii=False))
+        rows = [(task_id, entry["seq"], _json(entry))
                 for task_id, entries in batches.items() for entry in entries]
         with _transaction(self._db()) as db:
             db.executemany("INSERT OR REPLACE INTO log (task_id, seq, entry) VALUES (?, ?, ?)",
@@ -227,8 +227,14 @@ class _transaction:
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
+def _json(data: dict[str, Any]) -> str:
+    """JSON text; a value JSON has no type for (a backend's Path, say) is stored as text,
+    so one odd entry can never fail the write of a whole batch."""
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
 def _task_row(task: Task, id_first: bool) -> tuple[Any, ...]:
-    data = json.dumps(task.summary(), ensure_ascii=False)
+    data = _json(task.summary())
     values = (task.status.value, task.created_at, task.usage.cost_usd, data)
     return (task.id, *values) if id_first else (*values, task.id)
 

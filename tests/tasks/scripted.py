@@ -36,6 +36,10 @@ class ScriptedBackend:
         for content in contents:
             self.commands[task].put_nowait(("emit", content))
 
+    def record(self, task: str, entry: LogEntry) -> None:
+        """Have the run of ``task`` record ``entry`` as it is."""
+        self.commands[task].put_nowait(("entry", entry))
+
     def finish(self, task: str, result: str = "ok") -> None:
         """Have the run of ``task`` end completed with ``result``."""
         self.commands[task].put_nowait(("finish", result))
@@ -68,6 +72,8 @@ class ScriptedBackend:
                     state.usage.add(Usage(prompt_tokens=10, completion_tokens=2,
                                           cost_usd=0.001, llm_calls=1))
                     await sink(LogEntry("thinking", arg))
+                elif kind == "entry":
+                    await sink(arg)
                 elif kind == "finish":
                     await sink(LogEntry("response", arg))
                     return Outcome("completed", result=arg)

@@ -265,3 +265,18 @@ async def test_close_cancels_running_and_keeps_pending(base_settings: Settings, 
         await second.close()
     with pytest.raises(RuntimeError):
         await second.submit("too late")
+
+
+async def test_an_entry_json_cannot_encode_is_stored_as_text(manager: TaskManager,
+                                                              backend: ScriptedBackend) -> None:
+    task = await manager.submit("odd")
+    backend.record("odd", LogEntry("tool_call", "call", tool="read_file", call_id="c1",
+                                   arguments={"path": Path("/tmp/x")}))  # not a JSON value
+    backend.emit("odd", "after")
+    backend.finish("odd")
+    # A guard, not a speed check: a writer killed by the odd entry would hang here.
+    final = await asyncio.wait_for(manager.wait(task.id), 10)
+    assert final.status is TaskStatus.COMPLETED
+    log = await manager.get_log(task.id)
+    assert log[0]["arguments"] == {"path": "/tmp/x"}
+    assert [e["content"] for e in log[1:]] == ["after", "ok"]
