@@ -53,12 +53,13 @@ class LiveTask:
             queue.put_nowait(("log", data))
         self._enqueue(self.task.id, data)
 
-    def written(self, max_seq: int) -> None:
-        """Forget entries up to ``max_seq``: they are in the store now."""
-        keep = 0
-        while keep < len(self.unflushed) and self.unflushed[keep]["seq"] <= max_seq:
-            keep += 1
-        del self.unflushed[:keep]
+    def written(self, seqs: set[int]) -> None:
+        """Forget the entries numbered ``seqs``: they are in the store now.
+
+        Only those: entries of an earlier batch whose write failed stay here (and so in
+        ``get_log`` and replays) while the task runs.
+        """
+        self.unflushed = [e for e in self.unflushed if e["seq"] not in seqs]
 
     def unflushed_after(self, after: int) -> list[dict[str, Any]]:
         """The entries not yet stored with ``seq > after``."""

@@ -267,10 +267,10 @@ class TaskManager:
         task.status, task.error, task.finished_at = TaskStatus.FAILED, reason, now_iso()
         await self.store.append_logs({task.id: [entry.to_dict()]}, [task])
 
-    def _written(self, task_id: str, max_seq: int) -> None:
+    def _written(self, task_id: str, seqs: set[int]) -> None:
         live = self._active.get(task_id)
         if live is not None:
-            live.written(max_seq)
+            live.written(seqs)
 
     def _figures(self, task_id: str) -> Task | None:
         live = self._active.get(task_id)

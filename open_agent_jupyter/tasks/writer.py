@@ -25,9 +25,9 @@ MAX_BATCH = 1000
 class LogWriter:
     """Writes queued entries in batches; ``flush()`` waits until all queued so far are stored."""
 
-    def __init__(self, store: TaskStore, on_written: Callable[[str, int], None],
+    def __init__(self, store: TaskStore, on_written: Callable[[str, set[int]], None],
                  snapshot: Callable[[str], Task | None]) -> None:
-        """``on_written(task_id, max_seq)`` after a commit; ``snapshot(id)`` gives live figures."""
+        """``on_written(task_id, seqs)`` after a commit; ``snapshot(id)`` gives live figures."""
         self._store = store
         self._on_written = on_written
         self._snapshot = snapshot
@@ -90,8 +90,9 @@ class LogWriter:
         except (sqlite3.Error, RuntimeError):
             # sqlite3.Error: a full or broken disk; RuntimeError: the store was closed.
             # The entries were delivered live and stay in the manager's memory while
-            # their task runs; the writer must keep going for the other tasks.
+            # their task runs (not retried: a broken disk would only fail again);
+            # the writer must keep going for the other tasks.
             log.exception("could not store %d log entries", len(batch))
             return
         for task_id, entries in groups.items():
-            self._on_written(task_id, entries[-1]["seq"])
+            self._on_written(task_id, {entry["seq"] for entry in entries})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,13 @@ class ControlledStore(TaskStore):
         self.writes_open = asyncio.Event()
         self.writes_open.set()
         self.before_read: Callable[[], Awaitable[None]] | None = None
+        self.fail_next_write = False
 
     async def append_logs(self, batches: dict[str, list[dict[str, Any]]], tasks: Any = ()) -> None:
         await self.writes_open.wait()
+        if self.fail_next_write:  # what SQLite raises for a full disk
+            self.fail_next_write = False
+            raise sqlite3.OperationalError("database or disk is full")
         await super().append_logs(batches, tasks)
 
     async def get_log(self, task_id: str, after: int = 0) -> list[dict[str, Any]]:
@@ -169,3 +174,28 @@ async def test_leaving_early_frees_the_subscription(manager: TaskManager,
     assert manager.subscriber_count(task.id) == 0
     backend.finish("t")
     await manager.wait(task.id)
+
+
+async def test_entries_of_a_failed_write_stay_readable_while_the_task_runs(
+        base_settings: Settings, db_path: Path, backend: ScriptedBackend) -> None:
+    manager, store = await start_manager(base_settings, db_path, backend)
+    try:
+        task = await manager.submit("t")
+        watcher = manager.subscribe(task.id)
+        store.fail_next_write = True
+        backend.emit("t", "e1")
+        await take(watcher, 1)
+        await manager.flush()                     # 1: its write failed
+        backend.emit("t", "e2")
+        await take(watcher, 1)
+        await manager.flush()                     # 2: stored
+        assert [e["seq"] for e in await store.get_log(task.id)] == [2]
+        assert [e["seq"] for e in await manager.get_log(task.id)] == [1, 2]
+        replay = manager.subscribe(task.id)
+        assert [e["seq"] for e in await take(replay, 2)] == [1, 2]
+        await replay.aclose()
+        await watcher.aclose()
+        backend.finish("t")
+        await manager.wait(task.id)
+    finally:
+        await manager.close()
