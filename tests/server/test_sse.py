@@ -94,11 +94,11 @@ async def test_a_client_that_leaves_frees_its_subscription(
     assert b" 200 " in head.split(b"\r\n")[0]
     assert b"X-Accel-Buffering: no" in head and b"Cache-Control: no-cache" in head
     await wait_until(lambda: TaskStreamHandler.open_streams == before + 1)
-    live = manager._active[created["id"]]  # private: the only place subscribers are visible
-    assert len(live.subscribers) == 1
+    assert manager.subscriber_count(created["id"]) == 1
     writer.close()
     await wait_until(lambda: TaskStreamHandler.open_streams == before, timeout=5)
-    assert not live.subscribers
+    assert manager.subscriber_count(created["id"]) == 0
+    assert (await manager.get(created["id"])).status.value == "running"  # freed, not ended
 
 
 async def test_stream_errors(api: Any, jp_fetch: Any, extension: Any) -> None:
