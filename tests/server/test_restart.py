@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from tests.fakellm import FakeLLM, call, text
 from tests.process_utils import processes_running
@@ -42,3 +43,20 @@ def test_sigkill_mid_task_then_restart(live_server: LiveServer, fake_llm: FakeLL
     assert lost["log"][-1]["content"] == "interrupted by a server restart"
     page = live_server.http.get("api/tasks").json()
     assert [t["id"] for t in page["tasks"]] == [interrupted, finished]
+
+
+def test_a_clean_shutdown_cancels_the_running_task(live_server: LiveServer,
+                                                   fake_llm: FakeLLM) -> None:
+    live_server.start()
+    fake_llm.script(call("run_command", {"command": "sleep 30.6161"}), text("unreachable"))
+    task_id = live_server.submit("sleep for a while")
+    live_server.wait_status(task_id, {"running"})
+    while not processes_running("sleep 30.6161"):
+        time.sleep(0.02)  # the command has started
+    live_server.stop()  # SIGTERM: Jupyter stops its extensions
+    assert not processes_running("sleep 30.6161")  # its process tree went with it
+
+    live_server.start()
+    task = live_server.http.get(f"api/task/{task_id}").json()
+    assert task["status"] == "cancelled" and task["finished_at"]
+    assert not any(e["content"] == "interrupted by a server restart" for e in task["log"])
