@@ -11,7 +11,9 @@ that retries could not fix (``failed``), or when its asyncio task is cancelled
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -129,7 +131,7 @@ class LocalBackend:
         from ..llm.client import LLMClient
         from . import estimate
 
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             state.estimate = await estimate.make_estimate(task, settings, http)
             agent = Agent(LLMClient(settings, http), default_registry(),
                           ToolContext(settings, http), sink, state)
@@ -137,6 +139,16 @@ class LocalBackend:
                 return await agent.run(task)
             finally:
                 state.estimate = estimate.settle_estimate(state.estimate, state)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS context of every task's HTTP client, built once.
+
+    Loading the CA bundle takes ~20 ms of CPU: done per task it would stall the
+    server's event loop at each task start (the server warms this at start-up).
+    """
+    return httpx.create_ssl_context()
 
 
 def _precondition(settings: Settings) -> str | None:
