@@ -28,6 +28,8 @@ from ..exceptions import ConfigError, OpenAgentError
 from .result import AgentResult, TaskAPI
 from .sse import ServerUnreachableError
 
+#: The user-namespace name of the last ``%agent`` result (also set when a cell is interrupted).
+LAST_RESULT = "_agent"
 #: Options that take no value (everything else takes one).
 _FLAGS = {"--background", "--local"}
 _OVERRIDES = ("model", "max_iterations", "budget_cents", "working_dir", "backend")
@@ -164,6 +166,7 @@ class AgentMagics(Magics):
 
         widget = follow(client, result.id, result)
         display(widget)
+        self.shell.user_ns[LAST_RESULT] = result  # reachable even when the cell is interrupted
         return result, widget, bool(args.background)
 
     @magic_arguments()
@@ -225,9 +228,13 @@ class AgentMagics(Magics):
 
     @staticmethod
     def _interrupted(result: AgentResult, widget: Any) -> None:
+        """Stop the task, then go on interrupting (so "Run All" stops here, as users expect)."""
         widget.show_message("interrupted: stopping the task …")
         result.stop()
         widget.follower.join(30)
+        result.refresh()
+        raise KeyboardInterrupt(f"task {result.id} stopped ({result.status}); "
+                                f"its result is in `{LAST_RESULT}`")
 
     @staticmethod
     def _settle(result: AgentResult) -> None:

@@ -62,7 +62,9 @@ def test_interrupt_stops_the_task(shell: Any, agent_llm: FakeLLM) -> None:
         _thread.interrupt_main()  # what a kernel interrupt (SIGINT) does
 
     threading.Thread(target=interrupt_when_asked, daemon=True).start()
-    r = shell.run_line_magic("agent", "Take your time")
+    with pytest.raises(KeyboardInterrupt, match="stopped"):
+        shell.run_line_magic("agent", "Take your time")
+    r = shell.user_ns["_agent"]
     assert r.status == "cancelled"
     assert r.result is None
 
