@@ -19,7 +19,6 @@ import asyncio
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.llm_process import LLMProcess  # noqa: E402
 from open_agent_jupyter.agent.loop import LocalBackend  # noqa: E402
 from open_agent_jupyter.agent.prompt import system_prompt  # noqa: E402
 from open_agent_jupyter.config import Settings  # noqa: E402
@@ -34,8 +34,6 @@ from open_agent_jupyter.llm.tokens import estimate_tokens  # noqa: E402
 from open_agent_jupyter.tools import default_registry  # noqa: E402
 from open_agent_jupyter.types import RunState  # noqa: E402
 from tests.fakellm import FakeLLM, Reply, call, text  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _null_sink(entry: object) -> None:
@@ -47,24 +45,6 @@ def echo_reply(body: dict) -> Reply:
     steps = int(body["messages"][1]["content"].split()[-1])
     done = sum(1 for m in body["messages"] if m.get("role") == "tool")
     return text("done") if done >= steps else call("run_command", {"command": f"echo step {done}"})
-
-
-class LLMProcess:
-    """The fake LLM, answering ``echo_reply``, in a child process."""
-
-    def __enter__(self) -> LLMProcess:
-        code = ("import sys; from benchmarks.bench_loop import echo_reply; "
-                "from tests.fakellm import FakeLLM; llm = FakeLLM(echo_reply); "
-                "print(llm.base_url, flush=True); sys.stdin.read()")
-        self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self.base_url = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
-        self.model = "fake/model"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.stdin.close()  # type: ignore[union-attr]
-        self.proc.wait(timeout=10)
 
 
 async def agent_steps(steps: int, llm: FakeLLM | LLMProcess, work: str) -> float:
@@ -104,7 +84,7 @@ async def main() -> None:
     parser.add_argument("--llm-in-process", action="store_true",
                         help="serve the fake LLM from a thread of this process")
     args = parser.parse_args()
-    server = FakeLLM(echo_reply) if args.llm_in_process else LLMProcess()
+    server = FakeLLM(echo_reply) if args.llm_in_process else LLMProcess("benchmarks.bench_loop:echo_reply")
     with server as llm, tempfile.TemporaryDirectory() as work:
         await agent_steps(5, llm, work)  # warm up imports, price list, connections
         bash = shutil.which("bash") or "/bin/sh"

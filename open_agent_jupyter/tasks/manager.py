@@ -250,7 +250,6 @@ class TaskManager:
         task.status = TaskStatus(outcome.status)
         task.result, task.error = outcome.result, outcome.error
         task.finished_at = now_iso()
-        live.task = task
         try:
             assert self._writer is not None
             await self._writer.flush()
@@ -259,6 +258,9 @@ class TaskManager:
             # The outcome is still delivered to subscribers; the log says why it is not stored.
             log.exception("task %s: could not store its final state", task.id)
         finally:
+            # Readers see the final status only now, once it is on disk: a task that was
+            # reported finished survives a crash as finished.
+            live.task = task
             self._active.pop(task.id, None)
             live.end(("done", task.done_info()))
 

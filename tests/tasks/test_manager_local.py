@@ -8,6 +8,7 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,35 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+class SlowFinalStore(TaskStore):
+    """A real store whose write of a task's final state waits until the test releases it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.holding, self.release = asyncio.Event(), asyncio.Event()
+
+    async def update_task(self, task: Any) -> None:
+        if task.status.is_final:
+            self.holding.set()
+            await self.release.wait()
+        await super().update_task(task)
+
+
+async def test_a_task_is_reported_final_only_once_stored(settings: Settings, fake_llm: FakeLLM,
+                                                         tmp_path: Path) -> None:
+    store = SlowFinalStore(tmp_path / "tasks.sqlite")
+    manager = TaskManager(settings, store)
+    await manager.start()
+    try:
+        fake_llm.script(text("listed"))
+        task = await manager.submit("List the files")
+        await store.holding.wait()
+        # A crash now would lose the final state: readers must not see it yet.
+        assert not (await manager.get(task.id)).status.is_final
+        store.release.set()
+        assert (await manager.wait(task.id)).status == TaskStatus.COMPLETED
+    finally:
+        store.release.set()
+        await manager.close()
