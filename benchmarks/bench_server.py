@@ -145,7 +145,7 @@ def wait_finished(server: LiveServer, ids: list[str]) -> None:
         server.wait_status(task_id, {"completed", "failed", "cancelled"}, timeout=600)
 
 
-def overhead(server: LiveServer, steps: int, home: Path, rounds: int = 3) -> None:
+def overhead(server: LiveServer, steps: int, home: Path, rounds: int = 5) -> None:
     """(4) the same echo task through the server and through ``open-agent run``, alternated."""
     home.mkdir(parents=True, exist_ok=True)
     server_spans, cli_spans, server_walls, cli_walls = [], [], [], []
