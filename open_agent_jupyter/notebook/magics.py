@@ -161,6 +161,8 @@ class AgentMagics(Magics):
         self._check(args)
         client = self._client(args.server, args.token, args.local)
         overrides = {name: getattr(args, name) for name in _OVERRIDES}
+        if args.working_dir:  # relative to the notebook (the kernel's cwd), wherever it runs
+            overrides["working_dir"] = os.path.abspath(os.path.expanduser(args.working_dir))
         result = self._submit(client, task, overrides)
         from .follow import follow
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -100,13 +101,21 @@ class TaskManager:
         if unknown:
             raise ConfigError(f"unknown task option(s): {', '.join(sorted(unknown))}; "
                               f"allowed: {', '.join(TASK_OVERRIDES)}")
-        settings = self.settings.with_overrides(**overrides)
+        settings = self.settings.with_overrides(**self._absolute(overrides))
         record = Task.from_settings(task, settings)
         await self.store.insert_task(record)
         self._admit(record, settings)
         submitted = record.snapshot()
         self._pump()
         return submitted
+
+    def _absolute(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """A relative ``working_dir`` is taken from the default one (the server's root dir)."""
+        folder = overrides.get("working_dir")
+        if isinstance(folder, str) and folder and not os.path.isabs(os.path.expanduser(folder)):
+            base = os.path.expanduser(self.settings.working_dir)
+            return {**overrides, "working_dir": os.path.normpath(os.path.join(base, folder))}
+        return overrides
 
     async def get(self, task_id: str) -> Task:
         """The task, with live figures while it runs; ``TaskNotFoundError`` if unknown."""

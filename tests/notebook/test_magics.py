@@ -44,6 +44,16 @@ def test_cell_magic_fills_names_and_shows_the_widget(shell: Any, agent_llm: Fake
     assert listed[0]["status"] == "completed"
 
 
+def test_working_dir_is_relative_to_the_notebook(shell: Any, agent_llm: FakeLLM,
+                                                 tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "nb" / "project").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "nb")  # a kernel's cwd is its notebook's folder
+    r = shell.run_line_magic("agent", "--working-dir project Create hello.py")
+    assert r.data["working_dir"] == str(tmp_path / "nb" / "project")
+    assert (tmp_path / "nb" / "project" / "hello.py").exists()
+
+
 def test_background_returns_at_once_and_wait_finishes(shell: Any, agent_llm: FakeLLM) -> None:
     agent_llm.script(text("slow answer", delay=1.0))
     r = shell.run_line_magic("agent", "--background Answer slowly")

@@ -179,6 +179,15 @@ async def test_submit_validates(manager: TaskManager, backend: ScriptedBackend) 
     assert backend.settings["tuned"].model == "other/model"
 
 
+async def test_relative_working_dir_is_taken_from_the_default_one(
+        manager: TaskManager, base_settings: Settings, tmp_path: Path) -> None:
+    task = await manager.submit("x", working_dir="sub/../project")
+    assert task.working_dir == str(tmp_path / "project")
+    elsewhere = await manager.submit("y", working_dir=str(tmp_path.parent))
+    assert elsewhere.working_dir == str(tmp_path.parent)
+    assert base_settings.working_dir == str(tmp_path)
+
+
 async def test_unknown_task(manager: TaskManager) -> None:
     for call in (manager.get, manager.stop, manager.get_log, manager.wait):
         with pytest.raises(TaskNotFoundError):
