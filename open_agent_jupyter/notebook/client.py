@@ -65,6 +65,10 @@ def _params(status: str | None, limit: int, offset: int) -> dict[str, Any]:
     return params
 
 
+def _log_param(log: bool) -> dict[str, str]:
+    return {} if log else {"log": "false"}
+
+
 def _decode(response: httpx.Response) -> Any:
     if response.status_code < 400:
         return response.json()
@@ -109,9 +113,9 @@ class AgentClient(_ClientBase):
         """Start a task (overrides: model, working_dir, max_iterations, budget_cents, backend)."""
         return self._call("POST", "api/task", json=_body(task, overrides))
 
-    def get(self, task_id: str) -> dict[str, Any]:
-        """The task with its log."""
-        return self._call("GET", f"api/task/{task_id}")
+    def get(self, task_id: str, log: bool = True) -> dict[str, Any]:
+        """The task with its log (``log=False``: without it, a cheap poll)."""
+        return self._call("GET", f"api/task/{task_id}", params=_log_param(log))
 
     def list(self, status: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """``{"tasks": [summary, ...], "total": N}``, newest first."""
@@ -161,9 +165,9 @@ class AsyncAgentClient(_ClientBase):
         """Start a task (overrides: model, working_dir, max_iterations, budget_cents, backend)."""
         return await self._call("POST", "api/task", json=_body(task, overrides))
 
-    async def get(self, task_id: str) -> dict[str, Any]:
-        """The task with its log."""
-        return await self._call("GET", f"api/task/{task_id}")
+    async def get(self, task_id: str, log: bool = True) -> dict[str, Any]:
+        """The task with its log (``log=False``: without it, a cheap poll)."""
+        return await self._call("GET", f"api/task/{task_id}", params=_log_param(log))
 
     async def list(self, status: str | None = None, limit: int = 50,
                    offset: int = 0) -> dict[str, Any]:

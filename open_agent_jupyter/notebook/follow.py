@@ -47,7 +47,7 @@ class Follower:
             for event, data in stream:
                 self.widget.apply(event, data)
                 if event == "log" and time.monotonic() - self._last_refresh > self.refresh_every:
-                    self._refresh()
+                    self._refresh(log=False)  # the figures only: the stream brings the entries
             if self.widget.stream is stream:  # not closed by the user: take the final figures
                 self._refresh()
         # boundary: a background thread must report any failure in the widget, not die silently
@@ -57,9 +57,9 @@ class Follower:
         finally:
             self.done.set()
 
-    def _refresh(self) -> None:
+    def _refresh(self, log: bool = True) -> None:
         self._last_refresh = time.monotonic()
-        data = self.client.get(self.task_id)
+        data = self.client.get(self.task_id, log=log)
         self.widget.apply_task(data)
         if self.result is not None:
             self.result.update(data)

@@ -62,13 +62,13 @@ class LocalRunner:
         created = self._call(self.manager.submit(task, **clean))
         return {"id": created.id, "status": str(getattr(created.status, "value", created.status))}
 
-    def get(self, task_id: str) -> dict[str, Any]:
-        """The task with its log."""
-        return self._call(self._get(task_id))
+    def get(self, task_id: str, log: bool = True) -> dict[str, Any]:
+        """The task with its log (``log=False``: without it)."""
+        return self._call(self._get(task_id, log))
 
-    async def _get(self, task_id: str) -> dict[str, Any]:
+    async def _get(self, task_id: str, log: bool = True) -> dict[str, Any]:
         task = await self.manager.get(task_id)
-        return task.to_dict(log=await self.manager.get_log(task_id))
+        return task.to_dict(log=await self.manager.get_log(task_id)) if log else task.summary()
 
     def list(self, status: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """``{"tasks": [summary, ...], "total": N}``, newest first."""

@@ -18,7 +18,7 @@ class TaskAPI(Protocol):
     url: str
 
     def submit(self, task: str, **overrides: Any) -> dict[str, Any]: ...
-    def get(self, task_id: str) -> dict[str, Any]: ...
+    def get(self, task_id: str, log: bool = True) -> dict[str, Any]: ...
     def list(self, status: str | None = None, limit: int = 50,
              offset: int = 0) -> dict[str, Any]: ...
     def stop(self, task_id: str) -> dict[str, Any]: ...
@@ -104,7 +104,9 @@ class AgentResult:
         while not self._final.is_set():
             if self._final.wait(poll):
                 break
-            self.refresh()
+            self.update(self.client.get(self.id, log=False))  # a cheap poll of the figures
+            if self.done:
+                self.refresh()  # once, with the log
             if deadline is not None and time.monotonic() >= deadline:
                 break
         return self

@@ -19,7 +19,7 @@ from tornado import web
 
 from .._version import __version__
 from ..exceptions import ConfigError, TaskNotFoundError
-from .validation import TASK_ID_RE, parse_list_query, parse_task_body
+from .validation import TASK_ID_RE, parse_flag, parse_list_query, parse_task_body
 
 try:  # jupyter-server >= 2.13 can refuse undecorated handlers; older ones are open anyway.
     from jupyter_server.auth.decorator import allow_unauthenticated
@@ -110,9 +110,13 @@ class TaskHandler(OpenAgentHandler):
     @web.authenticated
     @authorized
     async def get(self, task_id: str) -> None:
-        """The task, live figures while it runs."""
+        """The task, live figures while it runs; ``?log=false`` leaves the log out."""
+        with_log = parse_flag(self.get_query_argument("log", "true"), "log")
         manager, task = await self.find_task(task_id)
-        await self.send_task(manager, task)
+        if with_log:
+            await self.send_task(manager, task)
+        else:
+            self.send_json(task.summary())
 
 
 class TaskStopHandler(OpenAgentHandler):

@@ -79,6 +79,14 @@ def parse_list_query(arg: Callable[..., str | None]) -> tuple[str | None, int, i
     return status, limit, offset
 
 
+def parse_flag(raw: str | None, name: str) -> bool:
+    """A true/false query argument (``true``/``false``/``1``/``0``)."""
+    text = (raw or "").strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise web.HTTPError(400, f"'{name}' must be true or false")
+    return text in ("true", "1")
+
+
 def parse_last_event_id(header: str | None, query: str | None) -> int:
     """The seq to resume after: the ``Last-Event-ID`` header, else ``?last_event_id=``."""
     raw = (header or query or "").strip()

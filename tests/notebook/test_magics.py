@@ -42,6 +42,8 @@ def test_cell_magic_fills_names_and_shows_the_widget(shell: Any, agent_llm: Fake
     listed = runner.list()["tasks"]
     assert listed[0]["task"] == "Create hello.py printing {hi}"
     assert listed[0]["status"] == "completed"
+    figures = runner.get(listed[0]["id"], log=False)
+    assert "log" not in figures and figures["status"] == "completed"
 
 
 def test_working_dir_is_relative_to_the_notebook(shell: Any, agent_llm: FakeLLM,

@@ -38,3 +38,9 @@ async def test_magic_talks_to_the_server_that_started_the_kernel(
     assert [e["tool"] for e in task["log"] if e["entry_type"] == "tool_call"] == [
         "write_file", "run_command"]
     assert (jupyter_server.root / "hello.py").exists()
+    from open_agent_jupyter import AgentClient
+
+    with AgentClient(jupyter_server.url, jupyter_server.token) as client:
+        figures = client.get(task_id, log=False)
+        assert "log" not in figures and figures["status"] == "completed"
+        assert client.get(task_id)["log"] == task["log"]

@@ -58,6 +58,11 @@ async def test_submit_then_get_list_and_stats(api: Any, extension: Any,
     assert status == 200
     assert (task["status"], task["result"], task["max_iterations"]) == ("completed", "All done.", 3)
     assert task["log"][-1]["entry_type"] == "response"
+    status, figures = await api("GET", f"api/task/{created['id']}", params={"log": "false"})
+    assert status == 200 and "log" not in figures
+    assert figures == {k: v for k, v in task.items() if k != "log"}
+    status, error = await api("GET", f"api/task/{created['id']}", params={"log": "maybe"})
+    assert status == 400 and error["error"] == "'log' must be true or false"
     status, page = await api("GET", "api/tasks", params={"status": "completed", "limit": "5"})
     assert status == 200 and page["total"] == 1 and page["tasks"][0]["id"] == created["id"]
     assert "log" not in page["tasks"][0]
