@@ -108,8 +108,12 @@ class JupyterProcess:
 
     def _config(self) -> Path:
         path = self.root.parent / "jupyter_test_config.py"
+        # JupyterLab's news feed, update check and extension manager would reach the internet.
         path.write_text("c.ServerApp.jpserver_extensions = {'open_agent_jupyter': True}\n"
-                        f"c.OpenAgent.db_path = {str(self.root.parent / 'tasks.db')!r}\n")
+                        f"c.OpenAgent.db_path = {str(self.root.parent / 'tasks.db')!r}\n"
+                        "c.LabApp.news_url = None\n"
+                        "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n"
+                        "c.LabApp.extension_manager = 'readonly'\n")
         return path
 
     def _wait_ready(self) -> None:
