@@ -11,17 +11,14 @@ that retries could not fix (``failed``), or when its asyncio task is cancelled
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import ssl
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..config import Settings
 from ..exceptions import AgentStop, BudgetExceeded, IterationLimitReached, LLMError
+from ..httpclient import async_client
 from ..tools import default_registry
 from ..tools.base import ToolContext, ToolRegistry, ToolResult
 from ..types import ChatModel, Completion, LogSink, Outcome, RunState, ToolCall
@@ -131,7 +128,7 @@ class LocalBackend:
         from ..llm.client import LLMClient
         from . import estimate
 
-        async with httpx.AsyncClient(verify=tls_context()) as http:
+        async with async_client() as http:
             state.estimate = await estimate.make_estimate(task, settings, http)
             agent = Agent(LLMClient(settings, http), default_registry(),
                           ToolContext(settings, http), sink, state)
@@ -139,16 +136,6 @@ class LocalBackend:
                 return await agent.run(task)
             finally:
                 state.estimate = estimate.settle_estimate(state.estimate, state)
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """The TLS context of every task's HTTP client, built once.
-
-    Loading the CA bundle takes ~20 ms of CPU: done per task it would stall the
-    server's event loop at each task start (the server warms this at start-up).
-    """
-    return httpx.create_ssl_context()
 
 
 def _precondition(settings: Settings) -> str | None:

@@ -39,6 +39,7 @@ import httpx
 from ..agent.events import LogEntry
 from ..config import Settings
 from ..exceptions import AgentStop, BudgetExceeded, IterationLimitReached, OpenCodeError
+from ..httpclient import async_client
 from ..types import LogSink, Outcome, RunState
 from .opencode_client import RECONNECTED, EventStream, OpenCodeClient, StreamLost
 from .opencode_events import Translator
@@ -62,7 +63,7 @@ class OpenCodeBackend:
     async def run(self, task: str, settings: Settings, sink: LogSink, state: RunState) -> Outcome:
         """Run ``task`` in an OpenCode session; a failure is an Outcome, a stop re-raises."""
         async with contextlib.AsyncExitStack() as stack:
-            http = self._http or await stack.enter_async_context(httpx.AsyncClient())
+            http = self._http or await stack.enter_async_context(async_client())
             return await _Run(task, settings, sink, state, http).execute()
 
 
@@ -71,7 +72,7 @@ async def opencode_reachable(settings: Settings, http: httpx.AsyncClient | None 
     url = settings.opencode_base_url.rstrip("/") + "/global/health"
     try:
         async with contextlib.AsyncExitStack() as stack:
-            client = http or await stack.enter_async_context(httpx.AsyncClient())
+            client = http or await stack.enter_async_context(async_client())
             resp = await client.get(url, timeout=HEALTH_TIMEOUT)
             data = resp.json()
     except (httpx.HTTPError, ValueError):

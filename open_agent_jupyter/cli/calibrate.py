@@ -25,8 +25,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
-
 from ..agent.estimate import FALLBACK_COMPLETION_PRICE, FALLBACK_PROMPT_PRICE, model_price
 from ..agent.tuning import load_tuning, tuning_path, write_tuning
 from ..calibration.fit import FITTED, Model, fit
@@ -34,6 +32,7 @@ from ..calibration.runner import Measurement, run_tasks
 from ..calibration.tasks import CalibrationTask, builtin_tasks, load_tasks
 from ..config import Settings
 from ..exceptions import ConfigError, TasksFileError
+from ..httpclient import async_client
 from ..types import RunState
 
 PROG = "open-agent calibrate"
@@ -123,7 +122,7 @@ async def _calibrate(tasks: Sequence[CalibrationTask], settings: Settings, run_d
                      measurements: list[Measurement], progress: ProgressBar,
                      price: dict[str, Any]) -> bool:
     """Run the tasks; True when Ctrl-C stopped them. Fills ``price`` for the fit."""
-    async with httpx.AsyncClient() as http:
+    async with async_client() as http:
         price["price"], price["priced"] = await model_price(settings, http)
     runner = asyncio.ensure_future(run_tasks(tasks, settings, run_dir, measurements, progress))
     ticker = asyncio.ensure_future(progress.tick_until(runner))

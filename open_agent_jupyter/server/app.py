@@ -267,7 +267,7 @@ def warm_imports(log: Any) -> None:
             importlib.import_module(name)
         except ImportError as err:  # e.g. the optional OpenCode backend; the task reports it
             log.warning("Open Agent: cannot import %s: %s", name, err)
-    from ..agent.loop import tls_context
+    from ..httpclient import tls_context
 
     tls_context()  # loads the CA bundle here, not on the loop at the first task
 

@@ -25,6 +25,7 @@ import httpx
 from bs4 import BeautifulSoup
 from markdownify import markdownify
 
+from ..httpclient import async_client
 from .base import Tool, ToolContext, ToolError, ToolResult, mark_untrusted
 
 #: Bytes of a fetched body read before stopping.
@@ -43,7 +44,7 @@ async def _client(ctx: ToolContext) -> AsyncIterator[httpx.AsyncClient]:
     if ctx.http is not None and "authorization" not in ctx.http.headers:
         yield ctx.http
         return
-    async with httpx.AsyncClient(timeout=TIMEOUT, max_redirects=MAX_REDIRECTS) as client:
+    async with async_client(timeout=TIMEOUT, max_redirects=MAX_REDIRECTS) as client:
         yield client
 
 
