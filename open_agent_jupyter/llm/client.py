@@ -79,7 +79,7 @@ class LLMClient:
             usage.prompt_tokens = estimate_tokens(body["messages"]) + estimate_tokens(tools)
             usage.completion_tokens = estimate_tokens(reply.completion.message())
         if not reply.cost_reported:
-            price = await get_price(self.http, self.settings.base_url.rstrip("/"),
+            price = await get_price(self.http, self.settings.base_url,
                                     self.settings.model, self.settings.api_key)
             if price is not None:
                 usage.cost_usd = price.cost(usage.prompt_tokens, usage.completion_tokens,
