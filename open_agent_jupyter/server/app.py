@@ -194,7 +194,9 @@ class OpenAgent(ExtensionApp):
         path = self.db_path
         if path != ":memory:":
             path = str(Path(path).expanduser())
-        return TaskManager(settings, TaskStore(path), max_running=self.max_running)
+        token = getattr(self.serverapp.identity_provider, "token", None) if self.serverapp else None
+        return TaskManager(settings, TaskStore(path), max_running=self.max_running,
+                           secrets=[token] if token else [])
 
     def initialize_handlers(self) -> None:
         """Register the REST + SSE handlers (base_url is prepended by ExtensionApp)."""

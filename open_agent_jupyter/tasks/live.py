@@ -17,6 +17,7 @@ from ..agent.events import LogEntry
 from ..config import Settings
 from ..types import RunState
 from .models import Task
+from .redact import redact_entry
 from .store import TaskStore
 
 #: Queue item that ends a subscription without a ``done`` event (the manager closed).
@@ -28,8 +29,10 @@ class LiveTask:
     """The in-memory side of a task that has not ended yet."""
 
     def __init__(self, task: Task, settings: Settings,
-                 enqueue: Callable[[str, dict[str, Any]], None], last_seq: int = 0) -> None:
+                 enqueue: Callable[[str, dict[str, Any]], None], last_seq: int = 0,
+                 secrets: tuple[str, ...] = ()) -> None:
         self.task = task
+        self.secrets = secrets
         self.settings = settings
         self.state = RunState()
         self.last_seq = last_seq
@@ -47,7 +50,7 @@ class LiveTask:
         """The backend's LogSink: number the entry, deliver it live, queue its write."""
         self.last_seq += 1
         entry.seq = self.last_seq
-        data = entry.to_dict()
+        data = redact_entry(entry.to_dict(), self.secrets)
         self.unflushed.append(data)
         for queue in self.subscribers:
             queue.put_nowait(("log", data))

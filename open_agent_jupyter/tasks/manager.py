@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing
 from typing import Any
 
@@ -28,6 +28,7 @@ from ..exceptions import ConfigError, TaskNotFoundError
 from ..types import Backend, Outcome
 from .live import CLOSED, Event, LiveTask, follow, merge_entries
 from .models import FINAL, Task, TaskStatus
+from .redact import redact_text, secret_values
 from .store import TaskStore
 from .writer import LogWriter
 
@@ -41,10 +42,13 @@ class TaskManager:
     """Submits, runs, stops and follows tasks; the one object the surfaces talk to."""
 
     def __init__(self, settings: Settings, store: TaskStore, *, max_running: int = 4,
-                 backend_factory: Callable[[str], Backend] = make_backend) -> None:
+                 backend_factory: Callable[[str], Backend] = make_backend,
+                 secrets: Iterable[str] = ()) -> None:
+        """``secrets`` (e.g. the Jupyter token) are masked in logs, with the LLM key."""
         if max_running < 1:
             raise ValueError("max_running must be at least 1")
         self.settings = settings
+        self.secrets = secret_values([settings.api_key, *secrets])
         self.store = store
         self.max_running = max_running
         self._backend_factory = backend_factory
@@ -213,7 +217,8 @@ class TaskManager:
 
     def _admit(self, task: Task, settings: Settings, last_seq: int = 0) -> None:
         assert self._writer is not None
-        self._active[task.id] = LiveTask(task, settings, self._writer.enqueue, last_seq)
+        self._active[task.id] = LiveTask(task, settings, self._writer.enqueue, last_seq,
+                                         self.secrets)
         self._queue.append(task.id)
 
     def _pump(self) -> None:
@@ -257,7 +262,8 @@ class TaskManager:
     async def _finish(self, live: LiveTask, outcome: Outcome) -> None:
         task = live.snapshot()
         task.status = TaskStatus(outcome.status)
-        task.result, task.error = outcome.result, outcome.error
+        task.result = redact_text(outcome.result, self.secrets)
+        task.error = redact_text(outcome.error, self.secrets)
         task.finished_at = now_iso()
         try:
             assert self._writer is not None

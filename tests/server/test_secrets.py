@@ -28,3 +28,20 @@ async def test_responses_carry_no_secret(api: Any, jp_serverapp: Any, extension:
               (f"api/task/{created['id']}", "api/tasks", "api/stats", "api/health")]
     shown = json.dumps(bodies)
     assert jp_serverapp.identity_provider.token not in shown and "test-key" not in shown
+
+
+async def test_secrets_a_tool_meets_are_masked(api: Any, jp_fetch: Any, jp_serverapp: Any,
+                                               extension: Any, fake_llm: FakeLLM,
+                                               tmp_path: Any) -> None:
+    token = jp_serverapp.identity_provider.token
+    leaky = tmp_path / "leaky.env"
+    leaky.write_text(f"JUPYTER_TOKEN={token}\nOPENROUTER_API_KEY=test-key\n")
+    fake_llm.script(call("run_command", {"command": f"cat {leaky}; echo {token}"}),
+                    text(f"The token is {token}."))
+    _, created = await api("POST", "api/task", {"task": "show the secrets"})
+    frames = await read_stream(jp_fetch, created["id"])
+    _, task = await api("GET", f"api/task/{created['id']}")
+    shown = json.dumps(frames) + json.dumps(task)
+    assert "JUPYTER_TOKEN=[redacted]" in shown and "OPENROUTER_API_KEY=[redacted]" in shown
+    assert token not in shown and "test-key" not in shown
+    assert task["result"] == "The token is [redacted]."
