@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM),
                        reason=f"Debian's chromium is not installed ({CHROMIUM} is absent; "
-                              "scripts/install-browser-deps.sh installs it)"),
+                              "scripts/install-system-deps.sh installs it)"),
 ]
 
 
