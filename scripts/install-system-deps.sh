@@ -7,6 +7,8 @@ set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+# xxd: the redaction tests print secrets in hex the way an agent would.
+command -v xxd >/dev/null 2>&1 || missing+=(xxd)
 if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi

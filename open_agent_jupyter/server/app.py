@@ -25,6 +25,7 @@ from traitlets import Bool, Float, Integer, Unicode, default
 from .._version import __version__
 from ..config import ENV_NAMES, Settings
 from ..exceptions import ConfigError, OpenAgentError
+from ..redact import register_secret, unregister_secret
 from .handlers import default_handlers
 
 if TYPE_CHECKING:
@@ -152,6 +153,11 @@ class OpenAgent(ExtensionApp):
     _env_error: str | None = None
     _starting: asyncio.Task[None] | None = None
     _saved_env: dict[str, str | None] | None = None
+    _secrets: list[str]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._secrets = []
 
     @property
     def env_settings(self) -> Settings:
@@ -195,6 +201,7 @@ class OpenAgent(ExtensionApp):
         if path != ":memory:":
             path = str(Path(path).expanduser())
         token = getattr(self.serverapp.identity_provider, "token", None) if self.serverapp else None
+        self._register(token)
         return TaskManager(settings, TaskStore(path), max_running=self.max_running,
                            secrets=[token] if token else [])
 
@@ -243,6 +250,15 @@ class OpenAgent(ExtensionApp):
                 await self.manager.close()
         self._starting = None
         self._restore_environment()
+        for secret in self._secrets:
+            unregister_secret(secret)
+        self._secrets = []
+
+    def _register(self, secret: str | None) -> None:
+        """Mask ``secret`` in every tool result of this process until the extension stops."""
+        if secret:
+            register_secret(secret)
+            self._secrets.append(secret)
 
     def export_environment(self) -> None:
         """Put OPEN_AGENT_URL and OPEN_AGENT_TOKEN in os.environ so kernels inherit them."""

@@ -3,36 +3,17 @@
 Commands do not see the LLM key or the Jupyter token in their environment, but a tool
 can still meet them (``cat`` of a config file, a model that echoes one). Every entry
 and final text is scrubbed here, where all of them pass, before anything is stored
-or streamed.
+or streamed. The masking itself (exact value, base64 and hex forms) is ``..redact``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
-#: What stands in for a secret.
-MASK = "[redacted]"
-#: Shorter values are not treated as secrets: masking them would garble ordinary text
-#: (a local endpoint's placeholder key such as "x").
-MIN_SECRET_LENGTH = 8
+from ..redact import MASK, MIN_SECRET_LENGTH, redact_text, secret_values
 
-
-def secret_values(values: Iterable[str | None]) -> tuple[str, ...]:
-    """The values worth masking, longest first (so no secret is cut by a shorter one)."""
-    kept = {v for v in values if v and len(v) >= MIN_SECRET_LENGTH}
-    return tuple(sorted(kept, key=len, reverse=True))
-
-
-def redact_text(text: str | None, secrets: tuple[str, ...]) -> str | None:
-    """``text`` with every secret replaced by ``MASK``."""
-    if not text:
-        return text
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+__all__ = ["MASK", "MIN_SECRET_LENGTH", "redact_entry", "redact_text", "secret_values"]
 
 
 def redact_entry(data: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
@@ -43,6 +24,7 @@ def redact_entry(data: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, An
     arguments = data.get("arguments")
     if arguments:
         encoded = json.dumps(arguments, ensure_ascii=False)
-        if any(secret in encoded for secret in secrets):
-            data["arguments"] = json.loads(redact_text(encoded, secrets) or "{}")
+        masked = redact_text(encoded, secrets)
+        if masked != encoded:
+            data["arguments"] = json.loads(masked or "{}")
     return data

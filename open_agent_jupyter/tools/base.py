@@ -9,6 +9,7 @@ traceback and still returned as an ``ok=False`` result. Every output is capped b
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -22,6 +23,7 @@ import fastjsonschema
 import httpx
 
 from ..config import Settings
+from ..redact import redact_text, registered_secrets, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,11 @@ class ToolContext:
             return self.working_dir
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else self.working_dir / candidate
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What every result is scrubbed of: the LLM key and the process's registered tokens."""
+        return secret_values([self.settings.api_key, *registered_secrets()])
 
 
 def cap_text(text: str, limit: int = OUTPUT_LIMIT) -> str:
@@ -148,7 +155,17 @@ class ToolRegistry:
 
     async def execute(self, name: str, raw_arguments: str | dict[str, Any] | None,
                       ctx: ToolContext) -> ToolResult:
-        """Run tool ``name``; every failure becomes an ``ok=False`` result."""
+        """Run tool ``name``; every failure becomes an ``ok=False`` result.
+
+        The output is capped and scrubbed of secrets (and their base64 / hex forms) here,
+        before the model, the log or a stream sees it.
+        """
+        result = await self._run(name, raw_arguments, ctx)
+        output = redact_text(result.output, ctx.secrets) or ""
+        return dataclasses.replace(result, output=cap_text(output))
+
+    async def _run(self, name: str, raw_arguments: str | dict[str, Any] | None,
+                   ctx: ToolContext) -> ToolResult:
         tool = self._tools.get(name)
         if tool is None:
             return ToolResult.error(
@@ -159,7 +176,7 @@ class ToolRegistry:
             _validate(tool, arguments)
             # Models sometimes add parameters of their own; the schema is the contract.
             known = tool.parameters.get("properties", {})
-            result = await tool.run(ctx, **{k: v for k, v in arguments.items() if k in known})
+            return await tool.run(ctx, **{k: v for k, v in arguments.items() if k in known})
         except ToolError as exc:
             return ToolResult.error(str(exc))
         except OSError as exc:
@@ -168,7 +185,6 @@ class ToolRegistry:
             log.exception("tool %s failed unexpectedly", name)
             return ToolResult.error(f"{name} failed unexpectedly ({type(exc).__name__}: {exc}); "
                                     "try another way")
-        return ToolResult(ok=result.ok, output=cap_text(result.output))
 
 
 @functools.cache

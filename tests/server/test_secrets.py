@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -45,3 +46,22 @@ async def test_secrets_a_tool_meets_are_masked(api: Any, jp_fetch: Any, jp_serve
     assert "JUPYTER_TOKEN=[redacted]" in shown and "OPENROUTER_API_KEY=[redacted]" in shown
     assert token not in shown and "test-key" not in shown
     assert task["result"] == "The token is [redacted]."
+
+
+async def test_tool_results_reach_the_model_redacted(api: Any, jp_serverapp: Any, extension: Any,
+                                                     fake_llm: FakeLLM, work_dir: Any) -> None:
+    token = jp_serverapp.identity_provider.token
+    (work_dir / "key.txt").write_text("test-key")
+    (work_dir / "token.txt").write_text(token)
+    command = ("cat key.txt token.txt; base64 key.txt; base64 token.txt; base64 -w0 token.txt; "
+               "echo; xxd -p key.txt; xxd -p token.txt; (printf x; cat token.txt) | base64")
+    fake_llm.script(call("run_command", {"command": command}), text("done"))
+    _, created = await api("POST", "api/task", {"task": "show the secrets"})
+    task = await (await extension.ensure_started()).wait(created["id"])
+    assert task.status.value == "completed"
+    sent = json.dumps(fake_llm.chat_requests()[-1])
+    assert "[redacted]" in sent
+    for secret in ("test-key", token):
+        for form in (secret, base64.b64encode(secret.encode()).decode().rstrip("="),
+                     secret.encode().hex()):
+            assert form not in sent, form
