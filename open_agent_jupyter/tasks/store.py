@@ -13,8 +13,9 @@ Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``)::
     log(task_id TEXT, seq INTEGER, entry TEXT,    -- LogEntry.to_dict() as JSON
         PRIMARY KEY (task_id, seq))
 
-A new (empty) file gets the schema; a file with another schema version, or a
-database that is not ours, is refused with a ``ConfigError`` naming the file.
+The schema comes from ``migrations.MIGRATIONS``, run at open: a new file gets every
+step, an older one the steps it lacks; a newer file, or a database that is not ours,
+is refused with a ``ConfigError`` naming the file.
 The database runs in WAL mode with ``synchronous=NORMAL``: readers never wait
 for the writer, and a crash loses at most the last commits, never the file.
 """
@@ -30,28 +31,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..exceptions import ConfigError
+from .migrations import SCHEMA_VERSION, migrate
 from .models import Task, TaskStatus
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "TaskStore"]
 _T = TypeVar("_T")
 
-_SCHEMA = """
-CREATE TABLE tasks (
-    num INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    cost_usd REAL NOT NULL DEFAULT 0,
-    data TEXT NOT NULL
-);
-CREATE INDEX tasks_status ON tasks (status, num);
-CREATE TABLE log (
-    task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    entry TEXT NOT NULL,
-    PRIMARY KEY (task_id, seq)
-) WITHOUT ROWID;
-"""
 
 
 class TaskStore:
@@ -166,7 +151,7 @@ class TaskStore:
             if self.path != ":memory:":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            _ensure_schema(conn, self.path)
+            migrate(conn, self.path)
         except (ConfigError, sqlite3.Error):
             conn.close()
             raise
@@ -237,22 +222,3 @@ def _task_row(task: Task, id_first: bool) -> tuple[Any, ...]:
     data = _json(task.summary())
     values = (task.status.value, task.created_at, task.usage.cost_usd, data)
     return (task.id, *values) if id_first else (*values, task.id)
-
-
-def _ensure_schema(conn: sqlite3.Connection, path: str) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version == SCHEMA_VERSION:
-        return
-    tables = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-    if version == 0 and tables == 0:
-        with _transaction(conn) as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return
-    found = f"schema version {version}" if version else "tables that are not a task database"
-    raise ConfigError(
-        f"the task database {path} has {found}; this version of open-agent-jupyter reads "
-        f"schema version {SCHEMA_VERSION}. Point the task database setting at another file "
-        "or install the matching version.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from open_agent_jupyter.agent.events import LogEntry
 from open_agent_jupyter.exceptions import ConfigError
+from open_agent_jupyter.tasks.migrations import MIGRATIONS
 from open_agent_jupyter.tasks.models import Task, TaskStatus
 from open_agent_jupyter.tasks.store import SCHEMA_VERSION, TaskStore
 from open_agent_jupyter.types import Usage
@@ -35,7 +37,7 @@ async def test_new_file_is_wal_with_schema_version(store: TaskStore) -> None:
     conn = sqlite3.connect(store.path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"tasks", "log"} <= tables
     finally:
@@ -130,13 +132,57 @@ async def test_work_runs_on_one_worker_thread(store: TaskStore) -> None:
     await store.insert_task(make_task("x"))
 
 
-async def test_refuses_another_schema_version(tmp_path: Path) -> None:
+async def test_refuses_a_newer_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite"
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 7")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(ConfigError, match=r"future\.sqlite has schema version 7.*reads schema version 1"):
+    with pytest.raises(ConfigError, match=rf"future\.sqlite has schema version "
+                       rf"{SCHEMA_VERSION + 1}, made by a newer version"):
         await TaskStore(path).open()
+
+
+# The version-1 schema exactly as the first release made it (tasks and log only).
+_V1_SCHEMA = """
+CREATE TABLE tasks (num INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL, created_at TEXT NOT NULL, cost_usd REAL NOT NULL DEFAULT 0,
+    data TEXT NOT NULL);
+CREATE INDEX tasks_status ON tasks (status, num);
+CREATE TABLE log (task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (task_id, seq)) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+
+
+async def test_version_1_database_is_migrated_and_keeps_its_tasks(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    task = make_task("from the first release", TaskStatus.COMPLETED, cost=0.5)
+    conn = sqlite3.connect(path)
+    conn.executescript(_V1_SCHEMA)
+    conn.execute("INSERT INTO tasks (id, status, created_at, cost_usd, data) VALUES (?,?,?,?,?)",
+                 (task.id, "completed", task.created_at, 0.5, json.dumps(task.summary())))
+    conn.execute("INSERT INTO log VALUES (?, 1, ?)", (task.id, json.dumps(entries(1)[0])))
+    conn.commit()
+    conn.close()
+    store = TaskStore(path)
+    await store.open()
+    try:
+        assert await store.get_task(task.id) == task
+        assert [e["seq"] for e in await store.get_log(task.id)] == [1]
+        await store.insert_task(make_task("after the migration"))
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION > 1
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
+        assert "owner" in columns  # a column migration 2 added to the old table
+    finally:
+        conn.close()
+
+
+def test_every_migration_step_counts_in_the_version() -> None:
+    assert SCHEMA_VERSION == len(MIGRATIONS) >= 1
 
 
 async def test_refuses_a_foreign_database(tmp_path: Path) -> None:
