@@ -1,4 +1,4 @@
-"""``open-agent``: serve | run | calibrate. Each subcommand lives in its own module."""
+"""``open-agent``: serve | run | calibrate | export. Each subcommand lives in its own module."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from .._version import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    from . import calibrate, run, serve
+    from . import calibrate, export, run, serve
 
     parser = argparse.ArgumentParser(
         prog="open-agent", description="An autonomous coding agent that lives inside Jupyter."
     )
     parser.add_argument("--version", action="version", version=f"open-agent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, run, calibrate):
+    for module in (serve, run, calibrate, export):
         module.add_parser(sub)
     return parser
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 FINAL = frozenset({"completed", "failed", "cancelled"})
@@ -117,6 +119,23 @@ class AgentResult:
         if self.done and "log" not in self._data:
             self.refresh()
         return self
+
+    def to_notebook(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the task as a notebook (``.ipynb``, see ``tasks.export``); returns its path.
+
+        ``path`` defaults to a name made from the task, in the current folder; a folder
+        gets that name inside it. The log is fetched first unless the task is final and
+        its log is here already.
+        """
+        from ..tasks.export import dumps, filename, task_notebook
+
+        if not (self.done and "log" in self._data):
+            self.refresh()
+        target = Path(path) if path is not None else Path(filename(self._data))
+        if target.is_dir():
+            target = target / filename(self._data)
+        target.write_text(dumps(task_notebook(self._data)), encoding="utf-8")
+        return target
 
     # display -----------------------------------------------------------------
     def summary_line(self) -> str:

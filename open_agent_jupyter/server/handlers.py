@@ -130,6 +130,23 @@ class TaskStopHandler(OpenAgentHandler):
         await self.send_task(manager, await manager.stop(task_id))
 
 
+class TaskNotebookHandler(OpenAgentHandler):
+    """``GET /api/task/{id}/notebook``: the task as a ``.ipynb`` (DESIGN §5b)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, task_id: str) -> None:
+        """The notebook as an attachment named after the task (built off the event loop)."""
+        from ..tasks.export import MEDIA_TYPE, dumps, filename, task_notebook
+
+        manager, task = await self.find_task(task_id)
+        data = task.to_dict(log=await manager.get_log(task.id))
+        body = await asyncio.to_thread(lambda: dumps(task_notebook(data)))
+        self.set_header("Content-Disposition", f'attachment; filename="{filename(data)}"')
+        self.set_header("Cache-Control", "no-store")
+        self.finish(body.encode("utf-8"), set_content_type=MEDIA_TYPE)
+
+
 class TaskListHandler(OpenAgentHandler):
     """``GET /api/tasks?status=&limit=&offset=``: summaries, newest first."""
 
@@ -223,6 +240,7 @@ def default_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (r"/api/task/([^/]+)", TaskHandler),
         (r"/api/task/([^/]+)/stream", TaskStreamHandler),
         (r"/api/task/([^/]+)/stop", TaskStopHandler),
+        (r"/api/task/([^/]+)/notebook", TaskNotebookHandler),
         (r"/api/tasks", TaskListHandler),
         (r"/api/stats", StatsHandler),
         (r"/api/health", HealthHandler),

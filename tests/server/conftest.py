@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from tornado.httpclient import HTTPResponse
 
@@ -22,7 +22,9 @@ from tests.fakellm import FakeLLM
 from tests.server.liveserver import LiveServer
 
 SPEC = yaml.safe_load(OPENAPI_PATH.read_text())
-OPENAPI = OpenAPI.from_dict(SPEC)
+# The notebook export is JSON under its own media type; openapi-core knows only application/json.
+OPENAPI = OpenAPI.from_dict(SPEC, config=Config(
+    extra_media_type_deserializers={"application/x-ipynb+json": json.loads}))
 
 
 @pytest.fixture(autouse=True)

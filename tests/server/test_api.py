@@ -16,6 +16,7 @@ ENDPOINTS = [
     ("GET", "api/task/00000000-0000-4000-8000-000000000000"),
     ("GET", "api/task/00000000-0000-4000-8000-000000000000/stream"),
     ("POST", "api/task/00000000-0000-4000-8000-000000000000/stop"),
+    ("GET", "api/task/00000000-0000-4000-8000-000000000000/notebook"),
     ("GET", "api/tasks"),
     ("GET", "api/stats"),
     ("GET", "api/open_agent/openapi.yaml"),
