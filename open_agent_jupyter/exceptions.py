@@ -23,6 +23,9 @@
      │    └── BudgetExceeded
      ├── TaskNotFoundError           no task with that id
      ├── OpenCodeError               the OpenCode server failed or cannot be reached
+     ├── KernelError                 a notebook tool's kernel cannot run the code
+     │    └── KernelDiedError        the kernel died (or restarted) while it ran
+     ├── NotebookError               a notebook cannot be read or edited (file untouched)
      └── TasksFileError              a bad calibration task file (line and reason)
 """
 
@@ -122,6 +125,18 @@ class TaskNotFoundError(OpenAgentError):
 
 class OpenCodeError(OpenAgentError):
     """The OpenCode server failed, answered an error, or cannot be reached."""
+
+
+class KernelError(OpenAgentError):
+    """The task's kernel cannot be reached or started; the message says why."""
+
+
+class KernelDiedError(KernelError):
+    """The kernel died or was restarted while code ran (its variables are gone)."""
+
+
+class NotebookError(OpenAgentError):
+    """A notebook cannot be read or edited (missing, malformed, no such cell)."""
 
 
 class TasksFileError(OpenAgentError):

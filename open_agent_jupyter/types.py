@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -60,6 +61,8 @@ class RunState:
     iterations: int = 0
     usage: Usage = field(default_factory=Usage)
     estimate: dict[str, Any] | None = None
+    #: The task's kernel and notebooks (the notebook tools), injected by the surface.
+    notebook: NotebookContext | None = None
 
 
 @dataclass
@@ -125,4 +128,91 @@ class ChatModel(Protocol):
     async def complete(self, messages: list[dict[str, Any]],
                        tools: list[dict[str, Any]]) -> Completion:
         """One chat-completions call; raises ``LLMError`` subclasses after retries."""
+        ...
+
+
+#: Receives a running cell's stream output as it comes: ``(stream name, text)``.
+OutputSink = Callable[[str, str], Awaitable[None]]
+
+
+@dataclass
+class CodeRun:
+    """What running code produced: nbformat-4 outputs, in order (stream, display_data,
+    execute_result, error), and whether it ended by itself."""
+
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    #: ``ok``, ``error`` (an exception, including an interrupt) or ``aborted``.
+    status: str = "ok"
+
+
+class KernelAccess(Protocol):
+    """A kernel the notebook tools run code in (the user's, or the task's own).
+
+    Code runs in a subshell of its own, so it runs while the notebook's main shell is
+    busy (a cell waiting on ``%agent``) and shares the user's variables. Failures raise
+    ``exceptions.KernelError`` (``KernelDiedError`` when the kernel dies meanwhile).
+    """
+
+    async def run(self, code: str, sink: OutputSink | None = None) -> CodeRun:
+        """Run ``code``; stream output goes to ``sink`` as it comes. One run at a time."""
+        ...
+
+    async def interrupt(self) -> None:
+        """Stop the code ``run`` is running now (only it: the kernel and variables stay)."""
+        ...
+
+    async def variables(self) -> list[dict[str, Any]]:
+        """The user's variables: name, type, shape/len/dtype where they exist, short repr."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the access holds (its subshell; a kernel started for the task)."""
+        ...
+
+
+@dataclass
+class NotebookEdit:
+    """One change to a notebook's cells (DESIGN.md §12.2 gives the semantics)."""
+
+    action: Literal["insert", "replace", "delete"]
+    cell_id: str | None = None
+    index: int | None = None
+    source: str | None = None
+    cell_type: Literal["code", "markdown"] = "code"
+
+
+class NotebookAccess(Protocol):
+    """Notebooks the notebook tools read and edit; paths as the task's surface names them.
+
+    Failures (missing file, malformed notebook, unknown cell) raise
+    ``exceptions.NotebookError`` and leave the file untouched.
+    """
+
+    async def read(self, path: str) -> dict[str, Any]:
+        """The notebook at ``path`` as nbformat-4 JSON (a dict)."""
+        ...
+
+    async def edit(self, path: str, edit: NotebookEdit) -> str:
+        """Apply ``edit`` and say how it was written (and what an open editor must do)."""
+        ...
+
+
+@dataclass
+class NotebookContext:
+    """What the notebook tools of one task reach: its kernel, notebooks and notebook."""
+
+    kernel: KernelAccess
+    notebooks: NotebookAccess
+    #: The task's notebook (the default of read_notebook / edit_notebook), if any.
+    path: str | None = None
+    #: True when the kernel is the user's own (attached), not one started for the task.
+    attached: bool = False
+
+
+class NotebookContextFactory(Protocol):
+    """Makes a task's ``NotebookContext`` (a surface gives one to the task manager)."""
+
+    def __call__(self, kernel_id: str | None, notebook: str | None,
+                 settings: Settings) -> NotebookContext:
+        """The context of a task attached to ``kernel_id``/``notebook`` (either may be None)."""
         ...

@@ -36,6 +36,8 @@ class LogEntry:
     #: tool_result only
     ok: bool | None = None
     duration_ms: float | None = None
+    #: tool_result only: rich outputs (nbformat display_data/execute_result dicts)
+    outputs: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-ready dict, leaving out fields that do not apply."""
@@ -45,7 +47,7 @@ class LogEntry:
             "entry_type": self.entry_type,
             "content": self.content,
         }
-        for key in ("tool", "call_id", "arguments", "ok", "duration_ms"):
+        for key in ("tool", "call_id", "arguments", "ok", "duration_ms", "outputs"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value

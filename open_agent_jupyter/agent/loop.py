@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..exceptions import AgentStop, BudgetExceeded, IterationLimitReached, LLMError
+from ..exceptions import AgentStop, BadRequestError, BudgetExceeded, IterationLimitReached, LLMError
 from ..httpclient import async_client
 from ..tools import default_registry
 from ..tools.base import ToolContext, ToolRegistry, ToolResult
 from ..types import ChatModel, Completion, LogSink, Outcome, RunState, ToolCall
 from .context import elide_old_results
 from .events import LogEntry
+from .images import image_message, strip_images
 from .prompt import system_prompt
 
 NO_API_KEY = ("no API key: set OPENROUTER_API_KEY (e.g. `export OPENROUTER_API_KEY=sk-or-...`; "
@@ -46,11 +47,14 @@ class Agent:
         self.llm, self.tools, self.ctx, self.sink, self.state = llm, tools, ctx, sink, state
         self.settings: Settings = ctx.settings
         self.messages: list[dict[str, Any]] = []
+        #: False once the endpoint refused an image: descriptions go instead.
+        self.images_ok = True
 
     async def run(self, task: str) -> Outcome:
         """Run ``task`` to its end and say how it ended."""
         self.messages = [
-            {"role": "system", "content": system_prompt(self.ctx.working_dir)},
+            {"role": "system", "content": system_prompt(self.ctx.working_dir,
+                                                        self.ctx.notebook)},
             {"role": "user", "content": task},
         ]
         while True:
@@ -85,7 +89,13 @@ class Agent:
         """Ask the model for its next turn and record the usage."""
         self.state.iterations += 1
         elide_old_results(self.messages, self.settings.context_tokens)
-        completion = await self.llm.complete(self.messages, self.tools.schemas())
+        try:
+            completion = await self.llm.complete(self.messages, self.tools.schemas())
+        except BadRequestError:
+            if not strip_images(self.messages):
+                raise
+            self.images_ok = False  # this endpoint takes no images: text descriptions instead
+            completion = await self.llm.complete(self.messages, self.tools.schemas())
         self.state.usage.add(completion.usage)
         self.messages.append(completion.message())
         return completion
@@ -105,6 +115,11 @@ class Agent:
             self.messages.append(
                 {"role": "tool", "tool_call_id": call.id, "content": result.for_model()}
             )
+        shown = [(call, r.images) for call, r in zip(completion.tool_calls, results, strict=True)
+                 if r.images]
+        if shown and self.images_ok:
+            strip_images(self.messages)  # only the latest images are sent again
+            self.messages.append(image_message(shown))
 
     async def run_tool(self, call: ToolCall) -> ToolResult:
         """Execute one call (never raises but for cancellation) and log its result."""
@@ -112,7 +127,7 @@ class Agent:
         result = await self.tools.execute(call.name, call.arguments, self.ctx)
         duration = round((time.perf_counter() - started) * 1000, 1)
         await self.sink(LogEntry("tool_result", result.output, tool=call.name, call_id=call.id,
-                                 ok=result.ok, duration_ms=duration))
+                                 ok=result.ok, duration_ms=duration, outputs=result.outputs))
         return result
 
 
@@ -130,8 +145,8 @@ class LocalBackend:
 
         async with async_client() as http:
             state.estimate = await estimate.make_estimate(task, settings, http)
-            agent = Agent(LLMClient(settings, http), default_registry(),
-                          ToolContext(settings, http), sink, state)
+            agent = Agent(LLMClient(settings, http), default_registry(state.notebook is not None),
+                          ToolContext(settings, http, notebook=state.notebook), sink, state)
             try:
                 return await agent.run(task)
             finally:

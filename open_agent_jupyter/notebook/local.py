@@ -43,7 +43,7 @@ class LocalRunner:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
                                         name="open-agent-local")
         self._thread.start()
-        self.manager = TaskManager(self.settings, TaskStore(path))
+        self.manager = TaskManager(self.settings, TaskStore(path), notebook_tools=_tools())
         try:
             self._call(self.manager.start())
         except BaseException:
@@ -157,6 +157,18 @@ class LocalStream:
         if pending is not None:
             pending.cancel()
         self._set_state(DISCONNECTED)
+
+
+def _tools() -> Any:
+    """Notebook tools on this process's IPython shell (none outside IPython)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return None
+    from .inprocess import in_process_tools
+
+    return in_process_tools(shell)
 
 
 def local_runner() -> LocalRunner:

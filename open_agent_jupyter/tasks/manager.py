@@ -24,8 +24,8 @@ from typing import Any
 from ..agent.events import LogEntry, now_iso
 from ..backends import make_backend
 from ..config import TASK_OVERRIDES, Settings
-from ..exceptions import ConfigError, TaskNotFoundError
-from ..types import Backend, Outcome
+from ..exceptions import ConfigError, OpenAgentError, TaskNotFoundError
+from ..types import Backend, NotebookContextFactory, Outcome
 from .live import CLOSED, Event, LiveTask, follow, merge_entries
 from .models import FINAL, Task, TaskStatus
 from .redact import redact_text, secret_values
@@ -35,6 +35,8 @@ from .writer import LogWriter
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted by a server restart"
+#: Seconds a task's end waits for its kernel to be released (shut down).
+RELEASE_TIMEOUT = 30.0
 _FINAL_VALUES = frozenset(s.value for s in FINAL)
 
 
@@ -43,8 +45,10 @@ class TaskManager:
 
     def __init__(self, settings: Settings, store: TaskStore, *, max_running: int = 4,
                  backend_factory: Callable[[str], Backend] = make_backend,
-                 secrets: Iterable[str] = ()) -> None:
-        """``secrets`` (e.g. the Jupyter token) are masked in logs, with the LLM key."""
+                 secrets: Iterable[str] = (),
+                 notebook_tools: NotebookContextFactory | None = None) -> None:
+        """``secrets`` (e.g. the Jupyter token) are masked in logs, with the LLM key;
+        ``notebook_tools`` gives each task its kernel and notebooks (none: no notebook tools)."""
         if max_running < 1:
             raise ValueError("max_running must be at least 1")
         self.settings = settings
@@ -52,6 +56,7 @@ class TaskManager:
         self.store = store
         self.max_running = max_running
         self._backend_factory = backend_factory
+        self.notebook_tools = notebook_tools
         self._active: dict[str, LiveTask] = {}
         self._queue: deque[str] = deque()
         self._running = 0
@@ -95,8 +100,12 @@ class TaskManager:
 
     # -- the API -------------------------------------------------------------------
 
-    async def submit(self, task: str, **overrides: Any) -> Task:
-        """Queue a new task; ``ConfigError`` for a bad option, ``ValueError`` if empty."""
+    async def submit(self, task: str, kernel_id: str | None = None, notebook: str | None = None,
+                     **overrides: Any) -> Task:
+        """Queue a new task; ``ConfigError`` for a bad option, ``ValueError`` if empty.
+
+        ``kernel_id`` and ``notebook`` attach it to a kernel and notebook (checked by the
+        surface that knows them)."""
         if self._writer is None or self._closed:
             raise RuntimeError("the task manager is not running (await start() first)")
         if not isinstance(task, str) or not task.strip():
@@ -107,6 +116,7 @@ class TaskManager:
                               f"allowed: {', '.join(TASK_OVERRIDES)}")
         settings = self.settings.with_overrides(**self._absolute(overrides))
         record = Task.from_settings(task, settings)
+        record.kernel_id, record.notebook = kernel_id, notebook
         await self.store.insert_task(record)
         self._admit(record, settings)
         submitted = record.snapshot()
@@ -246,6 +256,9 @@ class TaskManager:
         try:
             await self.store.update_task(live.snapshot())
             backend = self._backend_factory(task.backend)
+            if self.notebook_tools is not None:
+                live.state.notebook = self.notebook_tools(task.kernel_id, task.notebook,
+                                                          live.settings)
             outcome = await backend.run(task.task, live.settings, live.sink, live.state)
             if not isinstance(outcome, Outcome) or outcome.status not in _FINAL_VALUES:
                 raise TypeError(f"run() returned {outcome!r}, not an Outcome with a final status")
@@ -258,6 +271,8 @@ class TaskManager:
             message = f"internal error in the {task.backend} backend: {type(exc).__name__}: {exc}"
             await live.sink(LogEntry("error", message))
             return Outcome("failed", error=message)
+        finally:
+            await _release(live.state.notebook)
 
     async def _finish(self, live: LiveTask, outcome: Outcome) -> None:
         task = live.snapshot()
@@ -292,3 +307,13 @@ class TaskManager:
     def _figures(self, task_id: str) -> Task | None:
         live = self._active.get(task_id)
         return live.snapshot() if live is not None and live.started else None
+
+
+async def _release(context: Any) -> None:
+    """Close a task's kernel access (its subshell; a kernel started for it) at its end."""
+    if context is None:
+        return
+    try:
+        await asyncio.shield(asyncio.wait_for(context.kernel.close(), RELEASE_TIMEOUT))
+    except (OpenAgentError, OSError, asyncio.TimeoutError) as exc:
+        log.warning("could not release a task's kernel: %s", exc)

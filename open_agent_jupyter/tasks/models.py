@@ -45,7 +45,7 @@ FINAL: frozenset[TaskStatus] = frozenset(
 #: The keys of ``Task.summary()``, in the order the API shows them.
 SUMMARY_KEYS = ("id", "status", "task", "model", "backend", "working_dir", "max_iterations",
                 "budget_cents", "iterations", "result", "error", "estimate", "created_at",
-                "started_at", "finished_at", "usage")
+                "started_at", "finished_at", "usage", "kernel_id", "notebook")
 
 
 def new_task_id() -> str:
@@ -73,6 +73,9 @@ class Task:
     finished_at: str | None = None
     usage: Usage = field(default_factory=Usage)
     estimate: dict[str, Any] | None = None
+    #: The kernel (of this server) and notebook (a path under its root) the task is attached to.
+    kernel_id: str | None = None
+    notebook: str | None = None
 
     @classmethod
     def from_settings(cls, task: str, settings: Settings) -> Task:

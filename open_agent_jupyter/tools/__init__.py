@@ -1,7 +1,8 @@
-"""The agent's 13 tools (DESIGN.md §5) and the default registry.
+"""The agent's 13 tools (DESIGN.md §5), the notebook tools (§5b) and the default registry.
 
-One small module per family: ``files``, ``search`` (ripgrep), ``shell``, ``web``
-and ``git`` (the only module importing GitPython); the contract is in ``base``.
+One small module per family: ``files``, ``search`` (ripgrep), ``shell``, ``web``,
+``git`` (the only module importing GitPython) and ``notebook`` (through the Protocols of
+``types``); the contract is in ``base``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from .base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
 from .files import DeleteFile, ListDirectory, ReadFile, WriteFile
 from .git import GitCommit, GitDiff, GitLog, GitStatus
+from .notebook import notebook_tools
 from .search import GrepSearch, SearchFiles
 from .shell import RunCommand
 from .web import FetchUrl, WebSearch
@@ -23,6 +25,6 @@ def default_tools() -> list[Tool]:
             GrepSearch(), WebSearch(), FetchUrl(), GitStatus(), GitDiff(), GitCommit(), GitLog()]
 
 
-def default_registry() -> ToolRegistry:
-    """A registry holding ``default_tools()``."""
-    return ToolRegistry(default_tools())
+def default_registry(notebook: bool = False) -> ToolRegistry:
+    """A registry holding ``default_tools()``, and the notebook tools when ``notebook``."""
+    return ToolRegistry([*default_tools(), *(notebook_tools() if notebook else [])])

@@ -24,6 +24,7 @@ import httpx
 
 from ..config import Settings
 from ..redact import redact_text, registered_secrets, secret_values
+from ..types import NotebookContext
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ class ToolResult:
 
     ok: bool
     output: str
+    #: Rich outputs for the log (nbformat ``display_data``/``execute_result`` dicts, whose
+    #: ``data`` is a Jupyter MIME bundle); images already capped in size.
+    outputs: list[dict[str, Any]] | None = None
+    #: Images for the model as ``{"mime", "data" (base64), "description"}``.
+    images: list[dict[str, str]] | None = None
 
     @classmethod
     def error(cls, message: str) -> ToolResult:
@@ -60,6 +66,8 @@ class ToolContext:
 
     settings: Settings
     http: httpx.AsyncClient | None = None
+    #: The task's kernel and notebooks; None when the task has no notebook tools.
+    notebook: NotebookContext | None = None
 
     @property
     def working_dir(self) -> Path:
@@ -162,7 +170,8 @@ class ToolRegistry:
         """
         result = await self._run(name, raw_arguments, ctx)
         output = redact_text(result.output, ctx.secrets) or ""
-        return dataclasses.replace(result, output=cap_text(output))
+        outputs = _redact_outputs(result.outputs, ctx.secrets)
+        return dataclasses.replace(result, output=cap_text(output), outputs=outputs)
 
     async def _run(self, name: str, raw_arguments: str | dict[str, Any] | None,
                    ctx: ToolContext) -> ToolResult:
@@ -185,6 +194,20 @@ class ToolRegistry:
             log.exception("tool %s failed unexpectedly", name)
             return ToolResult.error(f"{name} failed unexpectedly ({type(exc).__name__}: {exc}); "
                                     "try another way")
+
+
+def _redact_outputs(outputs: list[dict[str, Any]] | None,
+                    secrets: tuple[str, ...]) -> list[dict[str, Any]] | None:
+    """Rich outputs with secrets masked in their text forms (images are left as they are)."""
+    if not outputs or not secrets:
+        return outputs
+    clean = []
+    for out in outputs:
+        data = {mime: (redact_text(value, secrets) if isinstance(value, str)
+                       and not mime.startswith("image/") else value)
+                for mime, value in (out.get("data") or {}).items()}
+        clean.append({**out, "data": data})
+    return clean
 
 
 @functools.cache
