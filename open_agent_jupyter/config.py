@@ -8,13 +8,16 @@ A bad value raises ``ConfigError`` whose message names the variable.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
 
 BACKENDS = ("local", "opencode")
+SANDBOXES = ("none", "bubblewrap")
 #: Fields a single task may override (``POST /api/task``, magic options, CLI flags).
 TASK_OVERRIDES = ("model", "working_dir", "max_iterations", "budget_cents", "backend")
 
@@ -60,6 +63,14 @@ class Settings:
     max_retries: int = 4
     #: CONTEXT_TOKENS — old large tool results are elided past this estimated size.
     context_tokens: int = 100_000
+    #: OPENROUTER_API_KEY_FILE — a file holding the key (read when OPENROUTER_API_KEY is unset).
+    api_key_file: str | None = None
+    #: ALLOW_PRIVATE_URLS — let ``fetch_url`` reach loopback, link-local and private addresses.
+    allow_private_urls: bool = False
+    #: SANDBOX — ``none``, or ``bubblewrap``: ``run_command`` runs inside ``bwrap``.
+    sandbox: str = "none"
+    #: SANDBOX_NETWORK — commands in the sandbox have the network (``false``: none at all).
+    sandbox_network: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **defaults: Any) -> Settings:
@@ -81,7 +92,14 @@ class Settings:
         return replace(self, **clean).validated()
 
     def validated(self) -> Settings:
-        """Return self, or raise ``ConfigError`` naming the variable of a bad value."""
+        """Return self (with the key read from ``api_key_file``), or raise ``ConfigError``."""
+        if self.api_key_file and not self.api_key:
+            return replace(self, api_key=read_key_file(self.api_key_file)).validated()
+        if self.sandbox not in SANDBOXES:
+            raise ConfigError(f"SANDBOX must be one of {', '.join(SANDBOXES)}, not {self.sandbox!r}")
+        if self.sandbox == "bubblewrap" and shutil.which("bwrap") is None:
+            raise ConfigError("SANDBOX=bubblewrap needs the bwrap program, and none is on PATH "
+                              "(Debian/Ubuntu: apt-get install bubblewrap)")
         if self.backend not in BACKENDS:
             raise ConfigError(
                 f"AGENT_BACKEND must be one of {', '.join(BACKENDS)}, not {self.backend!r}"
@@ -122,7 +140,23 @@ ENV_NAMES: dict[str, str] = {
     "read_timeout": "LLM_READ_TIMEOUT",
     "max_retries": "LLM_MAX_RETRIES",
     "context_tokens": "CONTEXT_TOKENS",
+    "api_key_file": "OPENROUTER_API_KEY_FILE",
+    "allow_private_urls": "ALLOW_PRIVATE_URLS",
+    "sandbox": "SANDBOX",
+    "sandbox_network": "SANDBOX_NETWORK",
 }
+
+
+def read_key_file(path: str) -> str:
+    """The key stored in ``path`` (surrounding whitespace dropped); ``ConfigError`` if none."""
+    try:
+        key = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ConfigError(f"OPENROUTER_API_KEY_FILE: cannot read {path}: {reason}") from None
+    if not key:
+        raise ConfigError(f"OPENROUTER_API_KEY_FILE: {path} is empty")
+    return key
 
 
 def _parse(name: str, raw: str, var: str) -> Any:

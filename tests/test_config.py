@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from open_agent_jupyter.config import ENV_NAMES, TASK_OVERRIDES, Settings
@@ -28,7 +30,8 @@ def test_every_field_is_read_from_its_variable() -> None:
         "OPENCODE_PERMISSIVE": "false", "OPENCODE_IDLE_TIMEOUT": "1.5",
         "WEB_SEARCH_URL": "http://127.0.0.1:3/html/", "LLM_STREAM": "no",
         "LLM_CONNECT_TIMEOUT": "2", "LLM_READ_TIMEOUT": "3", "LLM_MAX_RETRIES": "0",
-        "CONTEXT_TOKENS": "5000",
+        "CONTEXT_TOKENS": "5000", "OPENROUTER_API_KEY_FILE": "/nonexistent/key",
+        "ALLOW_PRIVATE_URLS": "yes", "SANDBOX": "none", "SANDBOX_NETWORK": "false",
     }
     assert set(env) == set(ENV_NAMES.values())
     settings = Settings.from_env(env)
@@ -37,6 +40,8 @@ def test_every_field_is_read_from_its_variable() -> None:
     assert settings.opencode_permissive is False and settings.stream is False
     assert settings.opencode_idle_timeout == 1.5 and settings.max_retries == 0
     assert settings.context_tokens == 5000
+    assert settings.allow_private_urls is True and settings.sandbox_network is False
+    assert settings.api_key_file == "/nonexistent/key"  # not read: OPENROUTER_API_KEY wins
 
 
 @pytest.mark.parametrize(("env", "words"), [
@@ -75,3 +80,25 @@ def test_public_view_hides_the_key() -> None:
     public = Settings(api_key="sk-or-secret").public()
     assert "api_key" not in public and public["api_key_configured"] is True
     assert "sk-or-secret" not in repr(public)
+
+
+def test_the_key_can_come_from_a_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-or-from-file\n")
+    settings = Settings.from_env({"OPENROUTER_API_KEY_FILE": str(key_file)})
+    assert settings.api_key == "sk-or-from-file"
+    assert settings.with_overrides(model="m/other").api_key == "sk-or-from-file"
+    key_file.write_text("  \n")
+    with pytest.raises(ConfigError, match="OPENROUTER_API_KEY_FILE: .* is empty"):
+        Settings.from_env({"OPENROUTER_API_KEY_FILE": str(key_file)})
+    with pytest.raises(ConfigError, match="OPENROUTER_API_KEY_FILE: cannot read .*missing"):
+        Settings.from_env({"OPENROUTER_API_KEY_FILE": str(tmp_path / "missing")})
+
+
+def test_sandbox_values_and_a_missing_bwrap(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="SANDBOX must be one of none, bubblewrap"):
+        Settings.from_env({"SANDBOX": "docker"})
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap there: an error, never a fallback
+    with pytest.raises(ConfigError, match="SANDBOX=bubblewrap needs the bwrap program"):
+        Settings.from_env({"SANDBOX": "bubblewrap"})

@@ -50,6 +50,10 @@ TRAIT_FIELDS: dict[str, str] = {
     "read_timeout": "read_timeout",
     "max_retries": "max_retries",
     "context_tokens": "context_tokens",
+    "api_key_file": "api_key_file",
+    "allow_private_urls": "allow_private_urls",
+    "sandbox": "sandbox",
+    "sandbox_network": "sandbox_network",
 }
 #: Environment variables set for kernels started by this server.
 URL_VAR, TOKEN_VAR = "OPEN_AGENT_URL", "OPEN_AGENT_TOKEN"
@@ -115,6 +119,18 @@ class OpenAgent(ExtensionApp):
     context_tokens = Integer(help=_help(
         "context_tokens", "Old large tool results are elided past this estimated size.")).tag(
         config=True)
+    api_key_file = Unicode(None, allow_none=True, help=_help(
+        "api_key_file", "A file holding the LLM key, read at start when api_key is unset "
+        "(the key then stays out of every environment).")).tag(config=True)
+    allow_private_urls = Bool(help=_help(
+        "allow_private_urls", "Let fetch_url reach loopback, link-local and private addresses."
+    )).tag(config=True)
+    sandbox = Unicode(help=_help(
+        "sandbox", "'none', or 'bubblewrap': run_command runs inside bwrap (which must exist)."
+    )).tag(config=True)
+    sandbox_network = Bool(help=_help(
+        "sandbox_network", "Commands in the sandbox have the network (False: none at all).")).tag(
+        config=True)
     db_path = Unicode(help=(
         "SQLite file holding tasks and their logs. Default: open_agent/tasks.db in the "
         "Jupyter data dir.")).tag(config=True)
@@ -138,6 +154,10 @@ class OpenAgent(ExtensionApp):
     _default_read_timeout = _env("read_timeout")
     _default_max_retries = _env("max_retries")
     _default_context_tokens = _env("context_tokens")
+    _default_api_key_file = _env("api_key_file")
+    _default_allow_private_urls = _env("allow_private_urls")
+    _default_sandbox = _env("sandbox")
+    _default_sandbox_network = _env("sandbox_network")
 
     @default("db_path")
     def _default_db_path(self) -> str:
@@ -174,6 +194,9 @@ class OpenAgent(ExtensionApp):
     def build_settings(self) -> Settings:
         """The engine's settings from the traits; ``ConfigError`` names the variable."""
         values = {field: getattr(self, trait) for trait, field in TRAIT_FIELDS.items()}
+        if values["api_key_file"] != self.env_settings.api_key_file and \
+                "api_key" not in self.config.OpenAgent:
+            values["api_key"] = None  # a key file configured here beats the environment's file
         if self._env_error:
             raise ConfigError(self._env_error)
         try:

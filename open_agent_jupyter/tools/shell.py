@@ -18,6 +18,7 @@ import signal
 from typing import Any
 
 from .base import Tool, ToolContext, ToolError, ToolResult, cap_text
+from .untrusted import from_network, mark_untrusted
 
 #: Characters of stdout / stderr kept (head and tail) in the answer.
 STDOUT_LIMIT = 20_000
@@ -122,7 +123,11 @@ class RunCommand(Tool):
             # Return only once the command is gone, so a stopped task leaves nothing behind.
             await asyncio.wait({asyncio.ensure_future(proc.wait())}, timeout=PIPE_GRACE)
             raise
-        return _result(proc.returncode, out, err, timed_out, timeout, detached)
+        result = _result(proc.returncode, out, err, timed_out, timeout, detached)
+        if from_network(arguments["command"]):  # what a server sent is data, not instructions
+            result.output = mark_untrusted("a command that fetches from the network",
+                                           result.output)
+        return result
 
 
 async def _wait(proc: asyncio.subprocess.Process, pumps: asyncio.Future[Any],

@@ -1,6 +1,7 @@
 """Web tools: web_search (DuckDuckGo's HTML endpoint) and fetch_url.
 
-Both use ``ctx.http`` when the task has one without credentials in its default
+``fetch_url`` reaches public addresses only (``netpolicy``; every redirect hop is checked)
+unless ``ALLOW_PRIVATE_URLS``. Both use ``ctx.http`` when the task has one without credentials in its default
 headers (an LLM client's ``Authorization`` must never go to an arbitrary site),
 else a short-lived ``httpx.AsyncClient``. Every answer is wrapped with
 ``mark_untrusted`` so the model can tell page text from instructions.
@@ -27,6 +28,7 @@ from markdownify import markdownify
 
 from ..httpclient import async_client
 from .base import Tool, ToolContext, ToolError, ToolResult, mark_untrusted
+from .netpolicy import check_url
 
 #: Bytes of a fetched body read before stopping.
 MAX_BYTES = 2 * 1024 * 1024
@@ -128,7 +130,8 @@ class FetchUrl(Tool):
             raise ToolError(f"only http:// and https:// URLs can be fetched, not {url!r}")
         try:
             async with _client(ctx) as client:
-                final, status, ctype, body, cut = await _download(client, url)
+                final, status, ctype, body, cut = await _fetch(
+                    client, url, not ctx.settings.allow_private_urls)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ToolError(f"fetching {url} failed: {type(exc).__name__}: {exc}") from None
         if status >= 400:
@@ -140,22 +143,45 @@ class FetchUrl(Tool):
         return ToolResult(ok=True, output=mark_untrusted(final, f"URL: {final}\n\n{text}"))
 
 
+_HEADERS = {"User-Agent": USER_AGENT,
+            "Accept": "text/html,application/json,text/*;q=0.9,*/*;q=0.5"}
+
+
+async def _fetch(client: httpx.AsyncClient, url: str,
+                 public_only: bool) -> tuple[str, int, str, bytes, bool]:
+    """GET ``url``, following redirects one hop at a time; each hop is checked first."""
+    for _ in range(MAX_REDIRECTS + 1):
+        if public_only:
+            await check_url(url)
+        async with client.stream("GET", url, headers=_HEADERS, follow_redirects=False,
+                                 timeout=TIMEOUT) as response:
+            if response.has_redirect_location:
+                url = str(response.url.join(response.headers["location"]))
+                continue
+            return (str(response.url), response.status_code,
+                    response.headers.get("content-type", ""), *await _read(response))
+    raise ToolError(f"fetching {url} failed: TooManyRedirects: more than {MAX_REDIRECTS} "
+                    "redirects")
+
+
 async def _download(client: httpx.AsyncClient, url: str, method: str = "GET",
                     form: dict[str, str] | None = None) -> tuple[str, int, str, bytes, bool]:
     """(final url, status, content type, body up to MAX_BYTES, whether it was cut)."""
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/html,application/json,text/*;q=0.9,*/*;q=0.5"}
-    async with client.stream(method, url, data=form, headers=headers, follow_redirects=True,
+    async with client.stream(method, url, data=form, headers=_HEADERS, follow_redirects=True,
                              timeout=TIMEOUT) as response:
-        body = bytearray()
-        cut = False
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_BYTES:
-                cut = True
-                del body[MAX_BYTES:]
-                break
         ctype = response.headers.get("content-type", "")
-        return str(response.url), response.status_code, ctype, bytes(body), cut
+        return (str(response.url), response.status_code, ctype, *await _read(response))
+
+
+async def _read(response: httpx.Response) -> tuple[bytes, bool]:
+    """The body up to ``MAX_BYTES`` and whether it was cut."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_BYTES:
+            del body[MAX_BYTES:]
+            return bytes(body), True
+    return bytes(body), False
 
 
 def render(body: bytes, content_type: str) -> str:
