@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Integer, Unicode, default
+from traitlets import Bool, Float, Instance, Integer, Unicode, default
 
 from .._version import __version__
 from ..config import ENV_NAMES, Settings
 from ..exceptions import ConfigError, OpenAgentError
 from ..redact import register_secret, unregister_secret
 from .handlers import default_handlers
+from .task_events import TaskEventHub
 
 if TYPE_CHECKING:
     from ..tasks.manager import TaskManager
@@ -169,6 +170,8 @@ class OpenAgent(ExtensionApp):
     agent_settings: Settings | None = None
     config_error: str | None = None
     manager: TaskManager | None = None
+    #: Events of ``GET /api/tasks/stream`` (task changes, notebook edits).
+    task_events = Instance(TaskEventHub, args=())
     _env_settings: Settings | None = None
     _env_error: str | None = None
     _starting: asyncio.Task[None] | None = None
@@ -212,6 +215,7 @@ class OpenAgent(ExtensionApp):
             if self.max_running < 1:
                 raise ConfigError(f"c.OpenAgent.max_running must be >= 1, not {self.max_running}")
             self.manager = self._make_manager(self.agent_settings)
+            self.manager.add_listener(self.task_events.publish_task)
         except ConfigError as err:
             self.config_error = str(err)
             self.log.error("Open Agent is disabled by a configuration error: %s", err)
@@ -272,6 +276,7 @@ class OpenAgent(ExtensionApp):
             if self.manager is not None and self.config_error is None:
                 await self.manager.close()
         self._starting = None
+        self.task_events.close()
         self._restore_environment()
         for secret in self._secrets:
             unregister_secret(secret)

@@ -234,6 +234,7 @@ def _value(status: Any) -> Any:
 def default_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
     """URL patterns (relative to base_url) and their handlers."""
     from .sse import TaskStreamHandler
+    from .task_events import TasksStreamHandler
 
     return [
         (r"/api/task", TaskCreateHandler),
@@ -242,6 +243,7 @@ def default_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (r"/api/task/([^/]+)/stop", TaskStopHandler),
         (r"/api/task/([^/]+)/notebook", TaskNotebookHandler),
         (r"/api/tasks", TaskListHandler),
+        (r"/api/tasks/stream", TasksStreamHandler),
         (r"/api/stats", StatsHandler),
         (r"/api/health", HealthHandler),
         (r"/api/open_agent/openapi.yaml", OpenAPIHandler),

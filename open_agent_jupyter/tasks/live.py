@@ -44,6 +44,10 @@ class LiveTask:
         self.started = False
         self.stop_requested = False
         self.finishing = False
+        #: called after each entry (the manager announces changed figures from it)
+        self.on_entry: Callable[[LiveTask], None] | None = None
+        #: the (iterations, cost) last announced to the task list's listeners
+        self.announced: tuple[int, float] = (0, 0.0)
         self._enqueue = enqueue
 
     async def sink(self, entry: LogEntry) -> None:
@@ -55,6 +59,8 @@ class LiveTask:
         for queue in self.subscribers:
             queue.put_nowait(("log", data))
         self._enqueue(self.task.id, data)
+        if self.on_entry is not None:
+            self.on_entry(self)
 
     def written(self, seqs: set[int]) -> None:
         """Forget the entries numbered ``seqs``: they are in the store now.

@@ -62,6 +62,7 @@ class TaskManager:
         self._running = 0
         self._writer: LogWriter | None = None
         self._closed = False
+        self._listeners: list[Callable[[Task], None]] = []
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -120,6 +121,7 @@ class TaskManager:
         await self.store.insert_task(record)
         self._admit(record, settings)
         submitted = record.snapshot()
+        self._announce(submitted)
         self._pump()
         return submitted
 
@@ -218,6 +220,23 @@ class TaskManager:
         if self._writer is not None:
             await self._writer.flush()
 
+    def add_listener(self, listener: Callable[[Task], None]) -> None:
+        """Call ``listener(task)`` when a task is created or its status, iterations or cost change."""
+        self._listeners.append(listener)
+
+    def _announce(self, task: Task) -> None:
+        for listener in list(self._listeners):
+            listener(task)
+
+    def _entry_recorded(self, live: LiveTask) -> None:
+        """Announce the task when an entry comes with new iterations or cost."""
+        if not self._listeners or not live.started:
+            return
+        figures = (live.state.iterations, live.state.usage.cost_usd)
+        if figures != live.announced:
+            live.announced = figures
+            self._announce(live.snapshot())
+
     def subscriber_count(self, task_id: str) -> int:
         """How many streams follow the task now (0 once it has ended)."""
         live = self._active.get(task_id)
@@ -227,8 +246,9 @@ class TaskManager:
 
     def _admit(self, task: Task, settings: Settings, last_seq: int = 0) -> None:
         assert self._writer is not None
-        self._active[task.id] = LiveTask(task, settings, self._writer.enqueue, last_seq,
-                                         self.secrets)
+        live = LiveTask(task, settings, self._writer.enqueue, last_seq, self.secrets)
+        live.on_entry = self._entry_recorded
+        self._active[task.id] = live
         self._queue.append(task.id)
 
     def _pump(self) -> None:
@@ -255,6 +275,7 @@ class TaskManager:
         task.started_at = now_iso()
         try:
             await self.store.update_task(live.snapshot())
+            self._announce(live.snapshot())
             backend = self._backend_factory(task.backend)
             if self.notebook_tools is not None:
                 live.state.notebook = self.notebook_tools(task.kernel_id, task.notebook,
@@ -293,6 +314,7 @@ class TaskManager:
             live.task = task
             self._active.pop(task.id, None)
             live.end(("done", task.done_info()))
+            self._announce(task.snapshot())
 
     async def _fail_stored(self, task: Task, reason: str) -> None:
         entry = LogEntry("error", reason, seq=await self.store.last_seq(task.id) + 1)
