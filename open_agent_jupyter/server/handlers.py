@@ -183,25 +183,37 @@ class OpenAPIHandler(OpenAgentHandler):
 
 
 class HealthHandler(OpenAgentHandler):
-    """``GET /api/health``: public; says what runs, never a secret."""
+    """``GET /api/health``: public ``status`` and ``version``; details only when authenticated."""
 
     @allow_unauthenticated
     async def get(self) -> None:
-        """Version, backend, limits and whether a key is configured."""
+        """``{"status", "version"}``; with read access also backend, limits, model, key set."""
+        data: dict[str, Any] = {"status": self.health_status(), "version": __version__}
+        if self.may_read():
+            data.update(await self.health_details())
+        self.send_json(data)
+
+    def health_status(self) -> str:
+        """``ok``, or ``error`` when the extension cannot run tasks."""
         app = self.extension
+        return "ok" if app.agent_settings and not app.config_error else "error"
+
+    def may_read(self) -> bool:
+        """Whether the caller is authenticated and may read ``open_agent``."""
+        user = self.current_user
+        return bool(user) and self.authorizer.is_authorized(self, user, "read", AUTH_RESOURCE)
+
+    async def health_details(self) -> dict[str, Any]:
+        """What runs: backend, limits, model, whether a key is set (never the key)."""
+        app = self.extension
+        data: dict[str, Any] = {"backend": app.backend, "max_iterations": app.max_iterations,
+                                "model": app.default_model,
+                                "api_key_configured": bool(app.api_key)}
         settings = app.agent_settings
-        data: dict[str, Any] = {
-            "status": "ok" if settings and not app.config_error else "error",
-            "version": __version__,
-            "backend": app.backend,
-            "max_iterations": app.max_iterations,
-            "model": app.default_model,
-            "api_key_configured": bool(app.api_key),
-        }
         if settings is not None and settings.backend == "opencode":
             data["opencode"] = {"base_url": _public_url(settings.opencode_base_url),
                                 "reachable": await _opencode_reachable(settings)}
-        self.send_json(data)
+        return data
 
 
 async def _openapi_text() -> str:

@@ -30,6 +30,7 @@ from .live import CLOSED, Event, LiveTask, follow, merge_entries
 from .models import FINAL, Task, TaskStatus
 from .redact import redact_text, secret_values
 from .store import TaskStore
+from .workdir import check_working_dir
 from .writer import LogWriter
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,9 @@ class TaskManager:
         if unknown:
             raise ConfigError(f"unknown task option(s): {', '.join(sorted(unknown))}; "
                               f"allowed: {', '.join(TASK_OVERRIDES)}")
-        settings = self.settings.with_overrides(**self._absolute(overrides))
+        overrides = self._absolute(overrides)
+        await check_working_dir(overrides.get("working_dir"))
+        settings = self.settings.with_overrides(**overrides)
         record = Task.from_settings(task, settings)
         record.kernel_id, record.notebook = kernel_id, notebook
         await self.store.insert_task(record)
@@ -339,3 +342,4 @@ async def _release(context: Any) -> None:
         await asyncio.shield(asyncio.wait_for(context.kernel.close(), RELEASE_TIMEOUT))
     except (OpenAgentError, OSError, asyncio.TimeoutError) as exc:
         log.warning("could not release a task's kernel: %s", exc)
+

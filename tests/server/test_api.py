@@ -24,12 +24,19 @@ ENDPOINTS = [
 
 
 async def test_health_is_public_and_reveals_no_secret(api: Any, jp_serverapp: Any) -> None:
-    status, body = await api("GET", "api/health", headers={"Authorization": ""})
+    status, body = await api("GET", "api/health")
     assert status == 200
     assert body == {"status": "ok", "version": __version__, "backend": "local",
                     "max_iterations": 50, "model": "fake/model", "api_key_configured": True}
     token = jp_serverapp.identity_provider.token
     assert "test-key" not in json.dumps(body) and token not in json.dumps(body)
+
+
+@pytest.mark.parametrize("auth", ["", "token wrong"])
+async def test_public_health_says_only_status_and_version(api: Any, auth: str) -> None:
+    status, body = await api("GET", "api/health", headers={"Authorization": auth})
+    assert status == 200
+    assert body == {"status": "ok", "version": __version__}
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
