@@ -181,11 +181,22 @@ async def test_submit_validates(manager: TaskManager, backend: ScriptedBackend) 
 
 async def test_relative_working_dir_is_taken_from_the_default_one(
         manager: TaskManager, base_settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
     task = await manager.submit("x", working_dir="sub/../project")
     assert task.working_dir == str(tmp_path / "project")
     elsewhere = await manager.submit("y", working_dir=str(tmp_path.parent))
     assert elsewhere.working_dir == str(tmp_path.parent)
     assert base_settings.working_dir == str(tmp_path)
+
+
+async def test_a_working_dir_that_is_not_a_directory_is_refused(
+        manager: TaskManager, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    for folder, why in (("missing", "does not exist"), ("file", "is not a directory"),
+                        ("a\x00b", "NUL byte")):
+        with pytest.raises(ConfigError, match=f"'working_dir' .*{why}"):
+            await manager.submit("x", working_dir=folder)
+    assert (await manager.list_tasks())[1] == 0
 
 
 async def test_unknown_task(manager: TaskManager) -> None:
