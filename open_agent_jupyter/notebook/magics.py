@@ -148,7 +148,7 @@ class AgentMagics(Magics):
         if not background:
             if not await wait_async(widget.follower):
                 self._interrupted(result, widget)
-            self._settle(result)
+            self._settle(result, widget)
         return result
 
     def _start(self, line: str, cell: str | None) -> tuple[AgentResult, Any, bool]:
@@ -167,7 +167,9 @@ class AgentMagics(Magics):
         from .follow import follow
 
         widget = follow(client, result.id, result)
-        display(widget)
+        from .bundle import TaskDisplay
+
+        widget.task_display = TaskDisplay(widget, client, result).show()  # the one output
         self.shell.user_ns[LAST_RESULT] = result  # reachable even when the cell is interrupted
         return result, widget, bool(args.background)
 
@@ -226,7 +228,7 @@ class AgentMagics(Magics):
                 pass
         except KeyboardInterrupt:
             self._interrupted(result, widget)
-        self._settle(result)
+        self._settle(result, widget)
 
     @staticmethod
     def _interrupted(result: AgentResult, widget: Any) -> None:
@@ -235,13 +237,16 @@ class AgentMagics(Magics):
         result.stop()
         widget.follower.join(30)
         result.refresh()
+        widget.task_display.update(result.data)
         raise KeyboardInterrupt(f"task {result.id} stopped ({result.status}); "
                                 f"its result is in `{LAST_RESULT}`")
 
     @staticmethod
-    def _settle(result: AgentResult) -> None:
+    def _settle(result: AgentResult, widget: Any) -> None:
+        """Take the final task (with its log) and put its timeline into the cell's output."""
         if not result.done or "log" not in result.data:
             result.refresh()
+        widget.task_display.update(result.data)
 
 
 def load_ipython_extension(ipython: Any) -> None:
