@@ -15,6 +15,7 @@ from typing import Any
 
 from ..agent.events import LogEntry
 from ..config import Settings
+from ..procs import ProcessWatch
 from ..types import RunState
 from .models import Task
 from .redact import redact_entry
@@ -48,6 +49,8 @@ class LiveTask:
         self.on_entry: Callable[[LiveTask], None] | None = None
         #: the (iterations, cost) last announced to the task list's listeners
         self.announced: tuple[int, float] = (0, 0.0)
+        #: the commands the task starts (the manager binds it to the store)
+        self.watch = ProcessWatch(task.id)
         self._enqueue = enqueue
 
     async def sink(self, entry: LogEntry) -> None:

@@ -6,8 +6,11 @@ sink that numbers entries (seq 1, 2, …), pushes them to subscribers at once an
 queues them for a batched write (``LogWriter``), so a slow disk never delays a
 stream. Only tasks that have not ended are kept in memory.
 
-On ``start()`` tasks left ``running`` by a previous server are marked ``failed``
-("interrupted by a server restart") and ``pending`` ones are queued again.
+Many servers may share one store (``ownership``): each task is run only by its
+owner; at start and every 2 s the manager renews its lease, fails the running tasks of
+gone owners ("interrupted: its server stopped"), kills what their commands left and
+claims their pending tasks; other servers' tasks are read and followed from the store
+(``remote``), and a stop for one of them is stored as a request its owner carries out.
 """
 
 from __future__ import annotations
@@ -25,23 +28,31 @@ from ..agent.events import LogEntry, now_iso
 from ..backends import make_backend
 from ..config import TASK_OVERRIDES, Settings
 from ..exceptions import ConfigError, OpenAgentError, TaskNotFoundError
+from ..procs import set_watch
 from ..types import Backend, NotebookContextFactory, Outcome
+from . import ownership
 from .live import CLOSED, Event, LiveTask, follow, merge_entries
 from .models import FINAL, Task, TaskStatus
+from .ownership import INTERRUPTED, TICK_SECONDS, Identity
 from .redact import redact_text, secret_values
+from .remote import follow_stored, wait_stored
+from .shared import RequestHandler, SharedStore
 from .store import TaskStore
 from .workdir import check_working_dir
 from .writer import LogWriter
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED = "interrupted by a server restart"
+__all__ = ["INTERRUPTED", "SHUTTING_DOWN", "TaskManager"]
+SHUTTING_DOWN = "server shutting down"
+#: How long a stop of another server's task waits for its owner (which acts each tick).
+REMOTE_STOP_WAIT = 5 * TICK_SECONDS + 20
 #: Seconds a task's end waits for its kernel to be released (shut down).
 RELEASE_TIMEOUT = 30.0
 _FINAL_VALUES = frozenset(s.value for s in FINAL)
 
 
-class TaskManager:
+class TaskManager(SharedStore):
     """Submits, runs, stops and follows tasks; the one object the surfaces talk to."""
 
     def __init__(self, settings: Settings, store: TaskStore, *, max_running: int = 4,
@@ -64,6 +75,10 @@ class TaskManager:
         self._writer: LogWriter | None = None
         self._closed = False
         self._listeners: list[Callable[[Task], None]] = []
+        self.identity = Identity.of_this_process()
+        self._ticker: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+        self._handlers: dict[str, RequestHandler] = {"stop": self._stop_request}
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -74,23 +89,21 @@ class TaskManager:
         await self.store.open()
         self._writer = LogWriter(self.store, self._written, self._figures)
         self._writer.start()
-        for task in await self.store.tasks_with_status(TaskStatus.RUNNING.value):
-            await self._fail_stored(task, INTERRUPTED)
-        for task in await self.store.tasks_with_status(TaskStatus.PENDING.value):
-            try:
-                settings = self.settings.with_overrides(**task.overrides)
-            except ConfigError as exc:
-                await self._fail_stored(task, str(exc))
-                continue
-            self._admit(task, settings, await self.store.last_seq(task.id))
-        self._pump()
+        self.identity = Identity.of_this_process()  # a fresh instance at each start
+        await self._tick()
+        self._ticker = asyncio.create_task(self._tick_loop(), name="open-agent-lease")
 
     async def close(self) -> None:
         """Cancel running tasks (they end ``cancelled``), flush the log, close the store."""
         if self._closed:
             return
         self._closed = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
         running = [live.task.id for live in self._active.values() if live.runner is not None]
+        for task_id in running:  # said before the cancel: the log tells why the task ended
+            await self._active[task_id].sink(LogEntry("error", SHUTTING_DOWN))
         await asyncio.gather(*(self.stop(task_id) for task_id in running))
         for live in list(self._active.values()):  # still pending: kept for the next start
             live.end(CLOSED)
@@ -98,6 +111,10 @@ class TaskManager:
         self._queue.clear()
         if self._writer is not None:
             await self._writer.close()
+        try:
+            await self.store.call(ownership.release, self.identity)
+        except (sqlite3.Error, RuntimeError):
+            log.exception("could not hand back this server's pending tasks")
         await self.store.close()
 
     # -- the API -------------------------------------------------------------------
@@ -121,7 +138,7 @@ class TaskManager:
         settings = self.settings.with_overrides(**overrides)
         record = Task.from_settings(task, settings)
         record.kernel_id, record.notebook = kernel_id, notebook
-        await self.store.insert_task(record)
+        await self.store.insert_task(record, owner=self.identity.instance)
         self._admit(record, settings)
         submitted = record.snapshot()
         self._announce(submitted)
@@ -169,7 +186,11 @@ class TaskManager:
         """Cancel a task and wait until it has ended; a final task is returned unchanged."""
         live = self._active.get(task_id)
         if live is None:
-            return await self.get(task_id)
+            task = await self.get(task_id)
+            if task.status.is_final:
+                return task
+            await self.request(task_id, "stop", {})  # another server owns it
+            return await wait_stored(self.store, task, REMOTE_STOP_WAIT)
         if live.stop_requested or live.finishing:
             await live.finished.wait()
         elif live.runner is None:  # still queued: it never started
@@ -187,7 +208,7 @@ class TaskManager:
         """Wait until the task has ended and return it."""
         live = self._active.get(task_id)
         if live is None:
-            return await self.get(task_id)
+            return await wait_stored(self.store, await self.get(task_id))
         await live.finished.wait()
         return live.task.snapshot()
 
@@ -206,11 +227,11 @@ class TaskManager:
     async def subscribe(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
         """``("log", entry)`` for each entry after ``after``, live, then ``("done", {...})``."""
         live = self._active.get(task_id)
-        if live is None:
+        if live is None:  # finished, or run by another server: read from the store
             task = await self.get(task_id)  # raises for an unknown id
-            for entry in await self.store.get_log(task_id, after):
-                yield ("log", entry)
-            yield ("done", task.done_info())
+            async with aclosing(follow_stored(self.store, task, after)) as items:
+                async for item in items:
+                    yield item
             return
         # aclosing: leaving this generator early must close the inner one at once,
         # which is what frees the subscription (not whenever it is garbage-collected).
@@ -251,6 +272,7 @@ class TaskManager:
         assert self._writer is not None
         live = LiveTask(task, settings, self._writer.enqueue, last_seq, self.secrets)
         live.on_entry = self._entry_recorded
+        live.watch = self._watch(task.id)
         self._active[task.id] = live
         self._queue.append(task.id)
 
@@ -276,6 +298,7 @@ class TaskManager:
         task = live.task
         task.status = TaskStatus.RUNNING
         task.started_at = now_iso()
+        set_watch(live.watch)  # this runner's context: the commands it starts are recorded
         try:
             await self.store.update_task(live.snapshot())
             self._announce(live.snapshot())
@@ -299,6 +322,10 @@ class TaskManager:
             await _release(live.state.notebook)
 
     async def _finish(self, live: LiveTask, outcome: Outcome) -> None:
+        if live.started and outcome.status == "cancelled":
+            # Stopped: what its commands left running (setsid and double forks too) goes.
+            # A task that ended by itself leaves its background jobs to the user.
+            await asyncio.to_thread(live.watch.kill)
         task = live.snapshot()
         task.status = TaskStatus(outcome.status)
         task.result = redact_text(outcome.result, self.secrets)
@@ -308,6 +335,7 @@ class TaskManager:
             assert self._writer is not None
             await self._writer.flush()
             await self.store.update_task(task)
+            await self.store.call(ownership.forget_groups, task.id)
         except (sqlite3.Error, RuntimeError):
             # The outcome is still delivered to subscribers; the log says why it is not stored.
             log.exception("task %s: could not store its final state", task.id)
@@ -318,11 +346,6 @@ class TaskManager:
             self._active.pop(task.id, None)
             live.end(("done", task.done_info()))
             self._announce(task.snapshot())
-
-    async def _fail_stored(self, task: Task, reason: str) -> None:
-        entry = LogEntry("error", reason, seq=await self.store.last_seq(task.id) + 1)
-        task.status, task.error, task.finished_at = TaskStatus.FAILED, reason, now_iso()
-        await self.store.append_logs({task.id: [entry.to_dict()]}, [task])
 
     def _written(self, task_id: str, seqs: set[int]) -> None:
         live = self._active.get(task_id)

@@ -34,7 +34,8 @@ from ..exceptions import ConfigError
 from .migrations import SCHEMA_VERSION, migrate
 from .models import Task, TaskStatus
 
-__all__ = ["SCHEMA_VERSION", "TaskStore"]
+__all__ = ["SCHEMA_VERSION", "TaskStore", "task_row", "transaction"]
+UPDATE_TASK = "UPDATE tasks SET status = ?, created_at = ?, cost_usd = ?, data = ? WHERE id = ?"
 _T = TypeVar("_T")
 
 
@@ -72,9 +73,9 @@ class TaskStore:
         await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
         executor.shutdown(wait=False)
 
-    async def insert_task(self, task: Task) -> None:
-        """Add a new task."""
-        await self._run(self._write_tasks, [task], True)
+    async def insert_task(self, task: Task, owner: str | None = None) -> None:
+        """Add a new task, owned by the server instance ``owner`` (DESIGN §12.4)."""
+        await self._run(self._insert_task, task, owner)
 
     async def update_task(self, task: Task) -> None:
         """Store the current fields of a task already inserted."""
@@ -135,6 +136,10 @@ class TaskStore:
             cost[status] = float(total or 0.0)
         return {"total": sum(by_status.values()), "by_status": by_status, "cost_by_status": cost}
 
+    async def call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(connection, *args)`` on the store's thread (for modules with their own SQL)."""
+        return await self._run(lambda: fn(self._db(), *args))
+
     # -- the worker thread -------------------------------------------------------
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
@@ -170,23 +175,26 @@ class TaskStore:
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._db().execute(sql, params).fetchall()
 
+    def _insert_task(self, task: Task, owner: str | None) -> None:
+        with transaction(self._db()) as db:
+            db.execute("INSERT INTO tasks (id, status, created_at, cost_usd, data, owner) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (*task_row(task, id_first=True), owner))
+
     def _write_tasks(self, tasks: list[Task], insert: bool) -> None:
         sql = ("INSERT INTO tasks (id, status, created_at, cost_usd, data) VALUES (?, ?, ?, ?, ?)"
-               if insert else
-               "UPDATE tasks SET status = ?, created_at = ?, cost_usd = ?, data = ? WHERE id = ?")
-        rows = [_task_row(t, id_first=insert) for t in tasks]
-        with _transaction(self._db()) as db:
+               if insert else UPDATE_TASK)
+        rows = [task_row(t, id_first=insert) for t in tasks]
+        with transaction(self._db()) as db:
             db.executemany(sql, rows)
 
     def _write_logs(self, batches: dict[str, list[dict[str, Any]]], tasks: list[Task]) -> None:
         rows = [(task_id, entry["seq"], _json(entry))
                 for task_id, entries in batches.items() for entry in entries]
-        with _transaction(self._db()) as db:
-            db.executemany("INSERT OR REPLACE INTO log (task_id, seq, entry) VALUES (?, ?, ?)",
+        with transaction(self._db()) as db:
+            # Appended, never replaced: an entry already stored under that number stays.
+            db.executemany("INSERT OR IGNORE INTO log (task_id, seq, entry) VALUES (?, ?, ?)",
                            rows)
-            db.executemany(
-                "UPDATE tasks SET status = ?, created_at = ?, cost_usd = ?, data = ? WHERE id = ?",
-                [_task_row(t, id_first=False) for t in tasks])
+            db.executemany(UPDATE_TASK, [task_row(t, id_first=False) for t in tasks])
 
     def _page(self, status: str | None, limit: int,
               offset: int) -> tuple[list[Task], int]:
@@ -198,7 +206,7 @@ class TaskStore:
         return [Task.from_dict(json.loads(row[0])) for row in rows], int(total)
 
 
-class _transaction:
+class transaction:
     """``BEGIN … COMMIT`` on an autocommit connection, ``ROLLBACK`` on an error."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -218,7 +226,8 @@ def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def _task_row(task: Task, id_first: bool) -> tuple[Any, ...]:
+def task_row(task: Task, id_first: bool) -> tuple[Any, ...]:
+    """The column values of ``task`` (its id first for an INSERT, last for ``UPDATE_TASK``)."""
     data = _json(task.summary())
     values = (task.status.value, task.created_at, task.usage.cost_usd, data)
     return (task.id, *values) if id_first else (*values, task.id)

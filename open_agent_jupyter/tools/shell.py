@@ -17,6 +17,7 @@ import shutil
 import signal
 from typing import Any
 
+from ..procs import Command, current_watch
 from .base import Tool, ToolContext, ToolError, ToolResult, cap_text
 from .untrusted import from_network, mark_untrusted
 
@@ -107,19 +108,22 @@ class RunCommand(Tool):
         if not await asyncio.to_thread(cwd.is_dir):
             raise ToolError(f"cwd {cwd} is not an existing directory")
         timeout = float(arguments.get("timeout_secs") or 60)
+        command = current_watch().command()  # its marker and group: what Stop/recovery kill
         proc = await asyncio.create_subprocess_shell(
             arguments["command"], cwd=cwd, executable=shutil.which("bash") or "/bin/sh",
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True,
-            env=command_env())
+            env={**command_env(), **command.env})
+        command.spawned(proc.pid)
         out, err = _Capture(), _Capture()
         pumps = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err))  # type: ignore[arg-type]
         pumps.add_done_callback(_retrieve)
         try:
-            timed_out, detached = await _wait(proc, pumps, timeout)
+            timed_out, detached = await _wait(proc, pumps, timeout, command)
         except asyncio.CancelledError:
             _kill_group(proc.pid)
             pumps.cancel()
+            await asyncio.to_thread(command.kill)  # what left the group (setsid) too
             # Return only once the command is gone, so a stopped task leaves nothing behind.
             await asyncio.wait({asyncio.ensure_future(proc.wait())}, timeout=PIPE_GRACE)
             raise
@@ -131,7 +135,7 @@ class RunCommand(Tool):
 
 
 async def _wait(proc: asyncio.subprocess.Process, pumps: asyncio.Future[Any],
-                timeout: float) -> tuple[bool, bool]:
+                timeout: float, command: Command) -> tuple[bool, bool]:
     """Wait for the output to end; return (timed out, background jobs hold the pipes).
 
     ``Process.wait()`` also waits for the pipes, so a background job that keeps
@@ -150,6 +154,7 @@ async def _wait(proc: asyncio.subprocess.Process, pumps: asyncio.Future[Any],
                 return False, True
         elif now >= deadline:
             _kill_group(proc.pid)
+            await asyncio.to_thread(command.kill)  # what left the group (setsid) too
             # Anything that left the group may keep the pipes: wait for them only briefly.
             await asyncio.wait({pumps}, timeout=PIPE_GRACE)
             pumps.cancel()

@@ -39,11 +39,13 @@ class LiveServer:
     """Start, kill and restart a jupyter server on one database."""
 
     def __init__(self, home: Path, llm_base_url: str, *, base_url: str = "/",
-                 extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
+                 extra_env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                 db_path: Path | None = None) -> None:
+        """``db_path``: another server's database, to run two servers on one store."""
         self.home = home
         self.port = free_port()
         self.base_url = "/" + base_url.strip("/") + "/" if base_url.strip("/") else "/"
-        self.db_path = home / "tasks.db"
+        self.db_path = db_path or home / "tasks.db"
         self.work = home / "work"
         self.log_path = home / "server.log"
         self.args = args

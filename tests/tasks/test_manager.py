@@ -249,7 +249,7 @@ async def test_recovery_after_reopening_the_database(base_settings: Settings, db
         assert (failed.status, failed.error) == (TaskStatus.FAILED, INTERRUPTED)
         log = await manager.get_log(running.id)
         assert [(e["seq"], e["entry_type"], e["content"]) for e in log][-1] == (
-            3, "error", "interrupted by a server restart")
+            3, "error", "interrupted: its server stopped")
         await backend.wait_started("was pending")
         assert backend.settings["was pending"].max_iterations == 9
         backend.finish("was pending")

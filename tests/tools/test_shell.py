@@ -66,6 +66,15 @@ async def test_timeout_kills_the_whole_group(call) -> None:
     assert await _until(lambda: not processes_running(marker))
 
 
+async def test_timeout_kills_what_left_the_group_with_setsid(call) -> None:
+    # setsid and a double fork leave the process group: the command's marker finds them.
+    marker = _unique_sleep()
+    result = await call("run_command", timeout_secs=1, command=(
+        f"setsid sleep {marker} & (setsid sh -c 'sleep {marker} &' &) ; sleep {marker}"))
+    assert not result.ok and "Timed out" in result.output
+    assert await _until(lambda: not processes_running(marker))
+
+
 async def test_timeout_keeps_output_captured_so_far(call) -> None:
     result = await call("run_command", command="echo before; sleep 30", timeout_secs=0.5)
     assert not result.ok and "before" in result.output
@@ -73,8 +82,9 @@ async def test_timeout_keeps_output_captured_so_far(call) -> None:
 
 async def test_cancellation_kills_the_group_and_reraises(ctx: ToolContext) -> None:
     marker = _unique_sleep()
-    task = asyncio.create_task(RunCommand().run(ctx, command=f"sleep {marker} & sleep {marker}"))
-    assert await _until(lambda: len(processes_running(marker)) >= 2)
+    task = asyncio.create_task(RunCommand().run(
+        ctx, command=f"setsid sleep {marker} & sleep {marker} & sleep {marker}"))
+    assert await _until(lambda: len(processes_running(marker)) >= 3)
     task.cancel()
     try:
         await task
