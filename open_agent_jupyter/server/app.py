@@ -15,6 +15,7 @@ import asyncio
 import importlib
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,6 +167,9 @@ class OpenAgent(ExtensionApp):
 
     #: Print the URL with the token at start (``open-agent serve`` sets it).
     announce: bool = False
+    #: Called with the configured ServerApp before anything listens (``open-agent serve``
+    #: refuses an unauthenticated or exposed server there); may raise SystemExit.
+    serve_guard: Callable[[Any], None] | None = None
     # Filled by initialize_settings / the start hook.
     agent_settings: Settings | None = None
     config_error: str | None = None
@@ -209,6 +213,8 @@ class OpenAgent(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Build Settings, TaskStore and TaskManager; export the URL for kernels."""
+        if self.serve_guard is not None:
+            self.serve_guard(self.serverapp)
         self.export_environment()
         try:
             self.agent_settings = self.build_settings()
