@@ -212,7 +212,7 @@ class NotebookContext:
 class NotebookContextFactory(Protocol):
     """Makes a task's ``NotebookContext`` (a surface gives one to the task manager)."""
 
-    def __call__(self, kernel_id: str | None, notebook: str | None,
-                 settings: Settings) -> NotebookContext:
-        """The context of a task attached to ``kernel_id``/``notebook`` (either may be None)."""
+    def __call__(self, kernel_id: str | None, notebook: str | None, settings: Settings,
+                 task_id: str = "") -> NotebookContext:
+        """The context of task ``task_id``, attached to ``kernel_id``/``notebook`` (or not)."""
         ...

@@ -89,7 +89,9 @@ async def client_for(connection_info: dict[str, Any], fresh: bool = False,
     """
     client = AsyncKernelClient()
     client.load_connection_info(connection_info)
-    client.start_channels()
+    # No heartbeat: liveness comes from the kernel's manager (KernelHandle.generation), and
+    # a heartbeat that has not beaten yet would make a fresh kernel look dead.
+    client.start_channels(hb=False)
     if fresh:
         try:
             await client.wait_for_ready(timeout=timeout)

@@ -132,11 +132,11 @@ def _error_output(exc: BaseException) -> dict[str, Any]:
             "traceback": [line.rstrip("\n") for line in lines]}
 
 
-def in_process_tools(shell: Any) -> Callable[[str | None, str | None, Settings],
-                                             NotebookContext]:
+def in_process_tools(shell: Any) -> Callable[..., NotebookContext]:
     """The task manager's factory: every task gets this shell and files under its dir."""
 
-    def make(kernel_id: str | None, notebook: str | None, settings: Settings) -> NotebookContext:
+    def make(kernel_id: str | None, notebook: str | None, settings: Settings,
+             task_id: str = "") -> NotebookContext:
         base = os.path.expanduser(settings.working_dir)
         return NotebookContext(InProcessKernel(shell), FileNotebooks(base), notebook,
                                attached=True)

@@ -28,6 +28,7 @@ from ..config import ENV_NAMES, Settings
 from ..exceptions import ConfigError, OpenAgentError
 from ..redact import register_secret, unregister_secret
 from .handlers import default_handlers
+from .notebook_edits import PendingEdits
 from .task_events import TaskEventHub
 
 if TYPE_CHECKING:
@@ -176,6 +177,8 @@ class OpenAgent(ExtensionApp):
     manager: TaskManager | None = None
     #: Events of ``GET /api/tasks/stream`` (task changes, notebook edits).
     task_events = Instance(TaskEventHub, args=())
+    #: Notebook edits waiting for a front end's answer (``POST /api/notebook_edits/{id}``).
+    pending_edits = Instance(PendingEdits, args=())
     _env_settings: Settings | None = None
     _env_error: str | None = None
     _starting: asyncio.Task[None] | None = None
@@ -235,8 +238,10 @@ class OpenAgent(ExtensionApp):
             path = str(Path(path).expanduser())
         token = getattr(self.serverapp.identity_provider, "token", None) if self.serverapp else None
         self._register(token)
+        from .attach import notebook_tools
+
         return TaskManager(settings, TaskStore(path), max_running=self.max_running,
-                           secrets=[token] if token else [])
+                           secrets=[token] if token else [], notebook_tools=notebook_tools(self))
 
     def initialize_handlers(self) -> None:
         """Register the REST + SSE handlers (base_url is prepended by ExtensionApp)."""

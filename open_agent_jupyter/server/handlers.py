@@ -19,6 +19,7 @@ from tornado import web
 
 from .._version import __version__
 from ..exceptions import ConfigError, TaskNotFoundError
+from .attach import check_attachment
 from .validation import TASK_ID_RE, parse_flag, parse_list_query, parse_task_body
 
 try:  # jupyter-server >= 2.13 can refuse undecorated handlers; older ones are open anyway.
@@ -96,6 +97,8 @@ class TaskCreateHandler(OpenAgentHandler):
         """Validate the body and submit; 201 ``{"id", "status"}``."""
         manager = await self.task_manager()
         task, overrides = parse_task_body(self.request.body)
+        overrides.update(await check_attachment(self.extension, overrides.pop("kernel_id", None),
+                                                overrides.pop("notebook", None)))
         try:
             created = await manager.submit(task, **overrides)
         except (ConfigError, ValueError) as err:
@@ -245,6 +248,7 @@ def _value(status: Any) -> Any:
 
 def default_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
     """URL patterns (relative to base_url) and their handlers."""
+    from .notebook_edits import NotebookEditAnswerHandler
     from .sse import TaskStreamHandler
     from .task_events import TasksStreamHandler
 
@@ -256,6 +260,7 @@ def default_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (r"/api/task/([^/]+)/notebook", TaskNotebookHandler),
         (r"/api/tasks", TaskListHandler),
         (r"/api/tasks/stream", TasksStreamHandler),
+        (r"/api/notebook_edits/([^/]+)", NotebookEditAnswerHandler),
         (r"/api/stats", StatsHandler),
         (r"/api/health", HealthHandler),
         (r"/api/open_agent/openapi.yaml", OpenAPIHandler),

@@ -93,6 +93,9 @@ TASK_FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("backend", str, 1, choices=BACKENDS),
     Field("max_iterations", int, 1, MAX_ITERATIONS),
     Field("budget_cents", int, 0, MAX_BUDGET_CENTS),
+    # Checked against the server's kernels and contents by the handler (``attach``).
+    Field("kernel_id", str, 1, MAX_MODEL_CHARS),
+    Field("notebook", str, 1, MAX_PATH_CHARS),
 )}
 
 

@@ -305,7 +305,7 @@ class TaskManager(SharedStore):
             backend = self._backend_factory(task.backend)
             if self.notebook_tools is not None:
                 live.state.notebook = self.notebook_tools(task.kernel_id, task.notebook,
-                                                          live.settings)
+                                                          live.settings, task.id)
             outcome = await backend.run(task.task, live.settings, live.sink, live.state)
             if not isinstance(outcome, Outcome) or outcome.status not in _FINAL_VALUES:
                 raise TypeError(f"run() returned {outcome!r}, not an Outcome with a final status")
