@@ -7,9 +7,10 @@ A bad value raises ``ConfigError`` whose message names the variable.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,12 @@ from .exceptions import ConfigError
 
 BACKENDS = ("local", "opencode")
 SANDBOXES = ("none", "bubblewrap")
+#: Approval presets, loosest first (see ``agent.policy``), and the actions of a rule.
+PRESETS: tuple[str, ...] = ("auto", "ask", "read-only")
+ACTIONS: tuple[str, ...] = ("allow", "ask", "deny")
 #: Fields a single task may override (``POST /api/task``, magic options, CLI flags).
-TASK_OVERRIDES = ("model", "working_dir", "max_iterations", "budget_cents", "backend")
+TASK_OVERRIDES = ("model", "working_dir", "max_iterations", "budget_cents", "backend",
+                  "approvals", "approval_timeout")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -71,6 +76,19 @@ class Settings:
     sandbox: str = "none"
     #: SANDBOX_NETWORK — commands in the sandbox have the network (``false``: none at all).
     sandbox_network: bool = True
+    #: APPROVALS — approval preset: ``auto``, ``ask`` or ``read-only`` (None: not set, which
+    #: is ``auto``, or for OpenCode tasks what OPENCODE_PERMISSIVE says).
+    approvals: str | None = None
+    #: APPROVAL_RULES — ordered rules ``{"tool", "pattern", "action"}`` (JSON in the variable).
+    approval_rules: tuple[dict[str, str], ...] = ()
+    #: APPROVALS_MAX — the loosest preset a task may ask for.
+    approvals_max: str = "auto"
+    #: APPROVAL_TIMEOUT — seconds an approval waits before it expires as a denial.
+    approval_timeout: float = 300.0
+    #: DAILY_BUDGET_CENTS — the server's spend per day (UTC) in US cents (0 = no cap).
+    daily_budget_cents: int = 0
+    #: ALLOWED_MODELS — comma-separated globs of the models a task may use ("" = all).
+    allowed_models: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **defaults: Any) -> Settings:
@@ -113,7 +131,29 @@ class Settings:
                 raise ConfigError(f"{ENV_NAMES[name]} must be an http(s) URL, not {value!r}")
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError("DEFAULT_MODEL must not be empty")
+        self._validate_approvals()
         return self
+
+    def _validate_approvals(self) -> None:
+        for name in ("approvals", "approvals_max"):
+            value = getattr(self, name)
+            if not (value is None and name == "approvals") and value not in PRESETS:
+                raise ConfigError(f"{ENV_NAMES[name]} must be one of {', '.join(PRESETS)}, "
+                                  f"not {value!r}")
+        timeout = self.approval_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ConfigError(f"APPROVAL_TIMEOUT must be a number >= 0, not {timeout!r}")
+        _check_int("daily_budget_cents", self.daily_budget_cents, minimum=0)
+        if not isinstance(self.allowed_models, str):
+            raise ConfigError(f"ALLOWED_MODELS must be comma-separated globs, "
+                              f"not {self.allowed_models!r}")
+        # Frozen: normalising in place is how a dataclass tidies its own fields.
+        object.__setattr__(self, "approval_rules", normalize_rules(self.approval_rules))
+
+    @property
+    def model_globs(self) -> list[str]:
+        """The globs of ALLOWED_MODELS (empty: every model is allowed)."""
+        return [g.strip() for g in self.allowed_models.split(",") if g.strip()]
 
     def public(self) -> dict[str, Any]:
         """The settings as a dict without secrets (the key is reduced to whether it is set)."""
@@ -144,6 +184,12 @@ ENV_NAMES: dict[str, str] = {
     "allow_private_urls": "ALLOW_PRIVATE_URLS",
     "sandbox": "SANDBOX",
     "sandbox_network": "SANDBOX_NETWORK",
+    "approvals": "APPROVALS",
+    "approval_rules": "APPROVAL_RULES",
+    "approvals_max": "APPROVALS_MAX",
+    "approval_timeout": "APPROVAL_TIMEOUT",
+    "daily_budget_cents": "DAILY_BUDGET_CENTS",
+    "allowed_models": "ALLOWED_MODELS",
 }
 
 
@@ -159,8 +205,40 @@ def read_key_file(path: str) -> str:
     return key
 
 
+def normalize_rules(data: Any, where: str = "APPROVAL_RULES") -> tuple[dict[str, str], ...]:
+    """Approval rules as ``({"tool", "pattern", "action"}, ...)``; ``ConfigError`` names ``where``."""
+    if data is None:
+        return ()
+    if isinstance(data, (str, bytes, Mapping)) or not isinstance(data, Iterable):
+        raise ConfigError(f"{where} must be a list of {{\"tool\", \"pattern\", \"action\"}}")
+    return tuple(_rule(item, where) for item in data)
+
+
+def _rule(item: Any, where: str) -> dict[str, str]:
+    if hasattr(item, "to_dict"):  # an agent.policy.Rule
+        item = item.to_dict()
+    if not isinstance(item, Mapping) or not isinstance(item.get("tool"), str):
+        raise ConfigError(f"{where}: each rule is {{\"tool\", \"pattern\", \"action\"}}, "
+                          f"not {item!r}")
+    extra = set(item) - {"tool", "pattern", "action"}
+    if extra:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))} in {item!r}")
+    pattern = item.get("pattern", "*")
+    if not isinstance(pattern, str):
+        raise ConfigError(f"{where}: 'pattern' must be a string, not {pattern!r}")
+    if item.get("action") not in ACTIONS:
+        raise ConfigError(f"{where}: 'action' must be one of {', '.join(ACTIONS)}, "
+                          f"not {item.get('action')!r}")
+    return {"tool": item["tool"], "pattern": pattern, "action": item["action"]}
+
+
 def _parse(name: str, raw: str, var: str) -> Any:
     kind = Settings.__dataclass_fields__[name].type
+    if name == "approval_rules":
+        try:
+            return normalize_rules(json.loads(raw), var)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{var} must be a JSON list of rules, not {raw!r}") from None
     if "bool" in str(kind):
         lowered = raw.lower()
         if lowered in _TRUE | _FALSE:

@@ -22,6 +22,9 @@
      │    ├── IterationLimitReached
      │    └── BudgetExceeded
      ├── TaskNotFoundError           no task with that id
+     ├── ApprovalNotFoundError       no approval with that id in that task (404)
+     ├── ApprovalAnsweredError       the approval was already decided (409)
+     ├── DailyBudgetReached          today's spend reached daily_budget_cents (429)
      ├── OpenCodeError               the OpenCode server failed or cannot be reached
      ├── KernelError                 a notebook tool's kernel cannot run the code
      │    └── KernelDiedError        the kernel died (or restarted) while it ran
@@ -121,6 +124,18 @@ class BudgetExceeded(AgentStop):
 
 class TaskNotFoundError(OpenAgentError):
     """No task has that id."""
+
+
+class ApprovalNotFoundError(OpenAgentError):
+    """The task has no approval with that id."""
+
+
+class ApprovalAnsweredError(OpenAgentError):
+    """The approval was decided already (by a person, a timeout or a stop)."""
+
+
+class DailyBudgetReached(OpenAgentError):
+    """Today's spend on this server reached ``daily_budget_cents``."""
 
 
 class OpenCodeError(OpenAgentError):

@@ -63,6 +63,8 @@ class RunState:
     estimate: dict[str, Any] | None = None
     #: The task's kernel and notebooks (the notebook tools), injected by the surface.
     notebook: NotebookContext | None = None
+    #: Reviews each tool call before it runs (``agent.approval.Gate``); None: all allowed.
+    approver: Approver | None = None
 
 
 @dataclass
@@ -72,6 +74,30 @@ class Outcome:
     status: FinalStatus
     result: str | None = None
     error: str | None = None
+
+
+class Approver(Protocol):
+    """Says whether a tool call may run (the approval policy, asking a person if needed)."""
+
+    async def review(self, call_id: str, tool: str, arguments: dict[str, Any]) -> str | None:
+        """None when the call may run; else the denial (with its message) the model reads."""
+        ...
+
+
+class ApprovalDesk(Protocol):
+    """Where pending approvals are kept and answered (the task layer, or a terminal)."""
+
+    async def opened(self, record: dict[str, Any]) -> None:
+        """Keep a new pending approval (stored before it is announced)."""
+        ...
+
+    async def wait(self, record: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """The answered record, or None when ``timeout`` seconds passed without an answer."""
+        ...
+
+    async def settled(self, record: dict[str, Any]) -> None:
+        """Keep the record's final state."""
+        ...
 
 
 class LogSink(Protocol):

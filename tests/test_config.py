@@ -32,6 +32,9 @@ def test_every_field_is_read_from_its_variable() -> None:
         "LLM_CONNECT_TIMEOUT": "2", "LLM_READ_TIMEOUT": "3", "LLM_MAX_RETRIES": "0",
         "CONTEXT_TOKENS": "5000", "OPENROUTER_API_KEY_FILE": "/nonexistent/key",
         "ALLOW_PRIVATE_URLS": "yes", "SANDBOX": "none", "SANDBOX_NETWORK": "false",
+        "APPROVALS": "ask", "APPROVAL_RULES": '[{"tool": "run_command", "action": "deny"}]',
+        "APPROVALS_MAX": "ask", "APPROVAL_TIMEOUT": "0", "DAILY_BUDGET_CENTS": "250",
+        "ALLOWED_MODELS": "m/*, other",
     }
     assert set(env) == set(ENV_NAMES.values())
     settings = Settings.from_env(env)
@@ -42,6 +45,10 @@ def test_every_field_is_read_from_its_variable() -> None:
     assert settings.context_tokens == 5000
     assert settings.allow_private_urls is True and settings.sandbox_network is False
     assert settings.api_key_file == "/nonexistent/key"  # not read: OPENROUTER_API_KEY wins
+    assert (settings.approvals, settings.approvals_max, settings.approval_timeout) == (
+        "ask", "ask", 0.0)
+    assert settings.approval_rules == ({"tool": "run_command", "pattern": "*", "action": "deny"},)
+    assert settings.daily_budget_cents == 250 and settings.model_globs == ["m/*", "other"]
 
 
 @pytest.mark.parametrize(("env", "words"), [
@@ -52,6 +59,12 @@ def test_every_field_is_read_from_its_variable() -> None:
     ({"OPENCODE_PERMISSIVE": "maybe"}, "OPENCODE_PERMISSIVE must be true or false"),
     ({"LLM_READ_TIMEOUT": "soon"}, "LLM_READ_TIMEOUT must be a number"),
     ({"OPENROUTER_BASE_URL": "openrouter.ai"}, "OPENROUTER_BASE_URL must be an http(s) URL"),
+    ({"APPROVALS": "sometimes"}, "APPROVALS must be one of auto, ask, read-only"),
+    ({"APPROVALS_MAX": "none"}, "APPROVALS_MAX must be one of auto, ask, read-only"),
+    ({"APPROVAL_TIMEOUT": "-1"}, "APPROVAL_TIMEOUT must be a number >= 0"),
+    ({"APPROVAL_RULES": "[{"}, "APPROVAL_RULES must be a JSON list"),
+    ({"APPROVAL_RULES": '[{"tool": "x", "action": "maybe"}]'}, "APPROVAL_RULES: 'action'"),
+    ({"DAILY_BUDGET_CENTS": "-5"}, "DAILY_BUDGET_CENTS must be a whole number >= 0"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], words: str) -> None:
     with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)")):

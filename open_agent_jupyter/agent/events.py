@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-EntryType = Literal["thinking", "tool_call", "tool_result", "response", "error"]
-ENTRY_TYPES: tuple[str, ...] = ("thinking", "tool_call", "tool_result", "response", "error")
+EntryType = Literal["thinking", "tool_call", "tool_result", "response", "error", "approval"]
+ENTRY_TYPES: tuple[str, ...] = ("thinking", "tool_call", "tool_result", "response", "error",
+                                "approval")
 
 
 def now_iso() -> str:
@@ -38,6 +39,8 @@ class LogEntry:
     duration_ms: float | None = None
     #: tool_result only: rich outputs (nbformat display_data/execute_result dicts)
     outputs: list[dict[str, Any]] | None = None
+    #: approval only: the approval record (DESIGN.md §12.5) as it is after this change
+    approval: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-ready dict, leaving out fields that do not apply."""
@@ -47,7 +50,7 @@ class LogEntry:
             "entry_type": self.entry_type,
             "content": self.content,
         }
-        for key in ("tool", "call_id", "arguments", "ok", "duration_ms", "outputs"):
+        for key in ("tool", "call_id", "arguments", "ok", "duration_ms", "outputs", "approval"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value

@@ -110,7 +110,11 @@ class Agent:
         for call in completion.tool_calls:
             await self.sink(LogEntry("tool_call", _summary(call), tool=call.name,
                                      call_id=call.id, arguments=_arguments(call)))
-        results = await asyncio.gather(*(self.run_tool(call) for call in completion.tool_calls))
+        # Every call passes the approval gate before any runs: an asked call holds the turn.
+        denials = [await self.review(call) for call in completion.tool_calls]
+        results = await asyncio.gather(*(
+            self.run_tool(call) if denied is None else self.refuse(call, denied)
+            for call, denied in zip(completion.tool_calls, denials, strict=True)))
         for call, result in zip(completion.tool_calls, results, strict=True):
             self.messages.append(
                 {"role": "tool", "tool_call_id": call.id, "content": result.for_model()}
@@ -120,6 +124,20 @@ class Agent:
         if shown and self.images_ok:
             strip_images(self.messages)  # only the latest images are sent again
             self.messages.append(image_message(shown))
+
+    async def review(self, call: ToolCall) -> str | None:
+        """None when the call may run (no approver, or it allows); else the denial."""
+        approver = self.state.approver
+        if approver is None:
+            return None
+        return await approver.review(call.id, call.name, _arguments(call))
+
+    async def refuse(self, call: ToolCall, denial: str) -> ToolResult:
+        """The result of a call that was not approved (the model reads why)."""
+        result = ToolResult.error(denial)
+        await self.sink(LogEntry("tool_result", result.output, tool=call.name, call_id=call.id,
+                                 ok=False, duration_ms=0.0))
+        return result
 
     async def run_tool(self, call: ToolCall) -> ToolResult:
         """Execute one call (never raises but for cancellation) and log its result."""

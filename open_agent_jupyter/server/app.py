@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Instance, Integer, Unicode, default
+from traitlets import Bool, Dict, Float, Instance, Integer, List, Unicode, default
 
 from .._version import __version__
 from ..config import ENV_NAMES, Settings
@@ -57,6 +57,12 @@ TRAIT_FIELDS: dict[str, str] = {
     "allow_private_urls": "allow_private_urls",
     "sandbox": "sandbox",
     "sandbox_network": "sandbox_network",
+    "approvals": "approvals",
+    "approval_rules": "approval_rules",
+    "approvals_max": "approvals_max",
+    "approval_timeout": "approval_timeout",
+    "daily_budget_cents": "daily_budget_cents",
+    "allowed_models": "allowed_models",
 }
 #: Environment variables set for kernels started by this server.
 URL_VAR, TOKEN_VAR = "OPEN_AGENT_URL", "OPEN_AGENT_TOKEN"
@@ -134,6 +140,28 @@ class OpenAgent(ExtensionApp):
     sandbox_network = Bool(help=_help(
         "sandbox_network", "Commands in the sandbox have the network (False: none at all).")).tag(
         config=True)
+    approvals = Unicode(None, allow_none=True, help=_help(
+        "approvals", "Approval preset: 'auto' (every tool call runs), 'ask' (ask before "
+        "commands, writes, deletes, commits, python and notebook edits) or 'read-only' "
+        "(deny those). Unset: 'auto' (OpenCode tasks: what opencode_permissive says).")).tag(
+        config=True)
+    approval_rules = List(Dict(), help=_help(
+        "approval_rules", "Ordered rules on top of the preset, first match wins: "
+        "[{'tool': 'run_command', 'pattern': '*git push*', 'action': 'deny'}, ...]; "
+        "'pattern' is a glob on the command, path, URL or code; 'action' allow|ask|deny.")).tag(
+        config=True)
+    approvals_max = Unicode(help=_help(
+        "approvals_max", "The loosest preset a task may ask for (auto < ask < read-only).")).tag(
+        config=True)
+    approval_timeout = Float(help=_help(
+        "approval_timeout", "Seconds an approval waits before it expires as a denial "
+        "(0: deny at once).")).tag(config=True)
+    daily_budget_cents = Integer(help=_help(
+        "daily_budget_cents", "Spend per day (UTC) in US cents; new tasks are refused (429) "
+        "and running ones stopped once it is reached (0: no cap).")).tag(config=True)
+    allowed_models = Unicode(help=_help(
+        "allowed_models", "Comma-separated globs of the models a task may use (empty: all).")).tag(
+        config=True)
     db_path = Unicode(help=(
         "SQLite file holding tasks and their logs. Default: open_agent/tasks.db in the "
         "Jupyter data dir.")).tag(config=True)
@@ -161,6 +189,15 @@ class OpenAgent(ExtensionApp):
     _default_allow_private_urls = _env("allow_private_urls")
     _default_sandbox = _env("sandbox")
     _default_sandbox_network = _env("sandbox_network")
+    _default_approvals = _env("approvals")
+    _default_approvals_max = _env("approvals_max")
+    _default_approval_timeout = _env("approval_timeout")
+    _default_daily_budget_cents = _env("daily_budget_cents")
+    _default_allowed_models = _env("allowed_models")
+
+    @default("approval_rules")
+    def _default_approval_rules(self) -> list[dict[str, str]]:
+        return [dict(rule) for rule in self.env_settings.approval_rules]
 
     @default("db_path")
     def _default_db_path(self) -> str:
@@ -221,6 +258,7 @@ class OpenAgent(ExtensionApp):
         self.export_environment()
         try:
             self.agent_settings = self.build_settings()
+            self._warn_permissive_alias()
             if self.max_running < 1:
                 raise ConfigError(f"c.OpenAgent.max_running must be >= 1, not {self.max_running}")
             self.manager = self._make_manager(self.agent_settings)
@@ -228,6 +266,14 @@ class OpenAgent(ExtensionApp):
         except ConfigError as err:
             self.config_error = str(err)
             self.log.error("Open Agent is disabled by a configuration error: %s", err)
+
+    def _warn_permissive_alias(self) -> None:
+        """APPROVALS wins over its alias OPENCODE_PERMISSIVE when both are set: say so once."""
+        configured = "opencode_permissive" in self.config.get("OpenAgent", {})
+        if self.approvals is not None and (configured or "OPENCODE_PERMISSIVE" in os.environ):
+            self.log.warning("Open Agent: both APPROVALS (c.OpenAgent.approvals) and "
+                             "OPENCODE_PERMISSIVE are set; APPROVALS=%s applies to OpenCode "
+                             "tasks too", self.approvals)
 
     def _make_manager(self, settings: Settings) -> TaskManager:
         from ..tasks.manager import TaskManager

@@ -18,9 +18,21 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .._version import __version__
-from ..exceptions import ConfigError, TaskNotFoundError
+from ..exceptions import (
+    ApprovalAnsweredError,
+    ApprovalNotFoundError,
+    ConfigError,
+    DailyBudgetReached,
+    TaskNotFoundError,
+)
 from .attach import check_attachment
-from .validation import TASK_ID_RE, parse_flag, parse_list_query, parse_task_body
+from .validation import (
+    TASK_ID_RE,
+    parse_approval_body,
+    parse_flag,
+    parse_list_query,
+    parse_task_body,
+)
 
 try:  # jupyter-server >= 2.13 can refuse undecorated handlers; older ones are open anyway.
     from jupyter_server.auth.decorator import allow_unauthenticated
@@ -67,8 +79,9 @@ class OpenAgentHandler(APIHandler):
             raise web.HTTPError(404, f"no task with id {task_id!r}") from None
 
     async def send_task(self, manager: TaskManager, task: Task) -> None:
-        """Answer with the task and its log."""
-        self.send_json(task.to_dict(log=await manager.get_log(task.id)))
+        """Answer with the task, its approvals and its log."""
+        self.send_json(task.to_dict(log=await manager.get_log(task.id),
+                                    approvals=await manager.get_approvals(task.id)))
 
     def send_json(self, data: Any, status: int = 200) -> None:
         """Write ``data`` as the JSON body."""
@@ -103,6 +116,8 @@ class TaskCreateHandler(OpenAgentHandler):
             created = await manager.submit(task, **overrides)
         except (ConfigError, ValueError) as err:
             raise web.HTTPError(400, str(err)) from None
+        except DailyBudgetReached as err:
+            raise web.HTTPError(429, str(err)) from None
         self.set_header("Location", self.request.path + "/" + created.id)
         self.send_json({"id": created.id, "status": str(_value(created.status))}, 201)
 
@@ -119,7 +134,7 @@ class TaskHandler(OpenAgentHandler):
         if with_log:
             await self.send_task(manager, task)
         else:
-            self.send_json(task.summary())
+            self.send_json({**task.summary(), "approvals": await manager.get_approvals(task.id)})
 
 
 class TaskStopHandler(OpenAgentHandler):
@@ -148,6 +163,26 @@ class TaskNotebookHandler(OpenAgentHandler):
         self.set_header("Content-Disposition", f'attachment; filename="{filename(data)}"')
         self.set_header("Cache-Control", "no-store")
         self.finish(body.encode("utf-8"), set_content_type=MEDIA_TYPE)
+
+
+class ApprovalHandler(OpenAgentHandler):
+    """``POST /api/task/{id}/approvals/{approval_id}``: allow or deny a pending call."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, task_id: str, approval_id: str) -> None:
+        """Decide it; 200 the decided record, 404 unknown, 409 decided already."""
+        manager, _ = await self.find_task(task_id)
+        decision, message, remember = parse_approval_body(self.request.body)
+        user = getattr(self.current_user, "username", None) or str(self.current_user)
+        try:
+            record = await manager.answer_approval(task_id, approval_id, decision, message,
+                                                   remember, user)
+        except ApprovalNotFoundError as err:
+            raise web.HTTPError(404, str(err)) from None
+        except ApprovalAnsweredError as err:
+            raise web.HTTPError(409, str(err)) from None
+        self.send_json(record)
 
 
 class TaskListHandler(OpenAgentHandler):
@@ -258,6 +293,7 @@ def default_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
         (r"/api/task/([^/]+)/stream", TaskStreamHandler),
         (r"/api/task/([^/]+)/stop", TaskStopHandler),
         (r"/api/task/([^/]+)/notebook", TaskNotebookHandler),
+        (r"/api/task/([^/]+)/approvals/([^/]+)", ApprovalHandler),
         (r"/api/tasks", TaskListHandler),
         (r"/api/tasks/stream", TasksStreamHandler),
         (r"/api/notebook_edits/([^/]+)", NotebookEditAnswerHandler),

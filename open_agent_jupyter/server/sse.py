@@ -6,7 +6,8 @@ Frames (DESIGN.md §4)::
     event: log
     data: <entry JSON>
 
-and a final ``event: done`` (no id) with the manager's done dict, then the stream
+an ``approval`` entry also as ``event: approval`` (no id, the record as data, live and
+on replay), and a final ``event: done`` (no id) with the manager's done dict, then the stream
 closes. Resume with the ``Last-Event-ID`` header (or ``?last_event_id=N`` for clients
 that cannot set headers). A ``: keep-alive`` comment goes out every
 ``keepalive_interval`` seconds of silence. When the client goes away the handler
@@ -95,6 +96,9 @@ class TaskStreamHandler(OpenAgentHandler):
                 if event not in ("log", "done"):
                     return  # the manager is shutting down: end the stream without done
                 self.write(format_event(event, data, data.get("seq") if event == "log" else None))
+                if event == "log" and data.get("entry_type") == "approval":
+                    # again without id (DESIGN.md §12.5): clients that only watch approvals
+                    self.write(format_event("approval", data.get("approval") or {}))
                 await self.flush()
                 if event == "done":
                     return

@@ -21,7 +21,7 @@ from typing import Any
 
 from tornado import web
 
-from ..config import BACKENDS
+from ..config import BACKENDS, PRESETS
 
 #: A task longer than this is refused with 413.
 MAX_TASK_CHARS = 100_000
@@ -32,6 +32,8 @@ MAX_ITERATIONS = 10_000
 MAX_BUDGET_CENTS = 10_000_000
 #: Longest path accepted (Linux's PATH_MAX).
 MAX_PATH_CHARS = 4096
+#: The longest approval timeout a task may ask for (a week, in seconds).
+MAX_APPROVAL_TIMEOUT = 7 * 24 * 3600
 #: The largest integer SQLite stores: a bigger offset or Last-Event-ID is refused (400).
 MAX_INT = 2**63 - 1
 #: Digits read at most from a number in a body or a query (2**63-1 has 19).
@@ -54,13 +56,15 @@ class Field:
     """One optional field of ``POST /api/task``: its type and bounds."""
 
     name: str
-    kind: type  # str or int
+    kind: type  # str, int or float (any number)
     minimum: int = 0  # int: smallest value; str: shortest length after strip (1 = non-empty)
     maximum: int | None = None  # int: largest value; str: longest length
     choices: tuple[str, ...] = ()
 
     def check(self, value: Any) -> Any:
         """``value`` if it fits, else a 400 naming the field (and the bound it broke)."""
+        if self.kind is float:
+            return _check_number(self, value)
         return _check_str(self, value) if self.kind is str else _check_int(self, value)
 
 
@@ -86,6 +90,14 @@ def _check_int(field: Field, value: Any) -> int:
     return value
 
 
+def _check_number(field: Field, value: Any) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not field.minimum <= value <= (field.maximum or MAX_INT)):
+        raise web.HTTPError(400, f"'{field.name}' must be a number between {field.minimum:,} "
+                                 f"and {field.maximum or MAX_INT:,}")
+    return float(value)
+
+
 #: The optional fields of ``POST /api/task`` (the OpenAPI ``TaskRequest`` says the same).
 TASK_FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("model", str, 1, MAX_MODEL_CHARS),
@@ -96,6 +108,8 @@ TASK_FIELDS: dict[str, Field] = {f.name: f for f in (
     # Checked against the server's kernels and contents by the handler (``attach``).
     Field("kernel_id", str, 1, MAX_MODEL_CHARS),
     Field("notebook", str, 1, MAX_PATH_CHARS),
+    Field("approvals", str, 1, choices=PRESETS),
+    Field("approval_timeout", float, 0, MAX_APPROVAL_TIMEOUT),
 )}
 
 
@@ -199,3 +213,21 @@ def _int_arg(arg: Callable[..., str | None], name: str, fallback: int, minimum: 
     if value is None or not minimum <= value <= maximum:
         raise web.HTTPError(400, f"'{name}' must be between {minimum} and {maximum}")
     return value
+
+
+def parse_approval_body(body: bytes) -> tuple[str, str | None, bool]:
+    """``decision``, ``message`` and ``remember`` of an approval answer."""
+    data = parse_json_object(body)
+    unknown = set(data) - {"decision", "message", "remember"}
+    if unknown:
+        raise web.HTTPError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+    decision, message = data.get("decision"), data.get("message")
+    remember = data.get("remember") or False
+    if decision not in ("allow", "deny"):
+        raise web.HTTPError(400, "'decision' must be 'allow' or 'deny'")
+    if message is not None and (not isinstance(message, str) or len(message) > MAX_TASK_CHARS):
+        raise web.HTTPError(400, f"'message' must be a string of at most {MAX_TASK_CHARS:,} "
+                                 "characters")
+    if not isinstance(remember, bool):
+        raise web.HTTPError(400, "'remember' must be true or false")
+    return decision, message, remember

@@ -17,6 +17,7 @@ from ..agent.events import LogEntry
 from ..config import Settings
 from ..procs import ProcessWatch
 from ..types import RunState
+from .approvals import TaskDesk
 from .models import Task
 from .redact import redact_entry
 from .store import TaskStore
@@ -41,6 +42,8 @@ class LiveTask:
         self.subscribers: set[asyncio.Queue[Event]] = set()
         self.finished = asyncio.Event()
         self.runner: asyncio.Task[None] | None = None
+        #: the backend's run inside the runner (what the daily cap cancels)
+        self.work: asyncio.Future[Any] | None = None
         #: the runner coroutine has begun / a stop was asked for / the backend has returned
         self.started = False
         self.stop_requested = False
@@ -51,6 +54,10 @@ class LiveTask:
         self.announced: tuple[int, float] = (0, 0.0)
         #: the commands the task starts (the manager binds it to the store)
         self.watch = ProcessWatch(task.id)
+        #: why the server stopped it (the daily cap): the task ends failed, not cancelled
+        self.fail_reason: str | None = None
+        #: where its approvals wait while it runs (set as it starts)
+        self.desk: TaskDesk | None = None
         self._enqueue = enqueue
 
     async def sink(self, entry: LogEntry) -> None:

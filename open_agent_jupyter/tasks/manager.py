@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing
 from typing import Any
 
+from ..agent.approval import Gate
 from ..agent.events import LogEntry, now_iso
 from ..backends import make_backend
 from ..config import TASK_OVERRIDES, Settings
@@ -31,6 +32,8 @@ from ..exceptions import ConfigError, OpenAgentError, TaskNotFoundError
 from ..procs import set_watch
 from ..types import Backend, NotebookContextFactory, Outcome
 from . import ownership
+from .approvals import TaskDesk, answer_stored
+from .limits import DailySpend, check_model, policy_for, today
 from .live import CLOSED, Event, LiveTask, follow, merge_entries
 from .models import FINAL, Task, TaskStatus
 from .ownership import INTERRUPTED, TICK_SECONDS, Identity
@@ -78,7 +81,9 @@ class TaskManager(SharedStore):
         self.identity = Identity.of_this_process()
         self._ticker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
-        self._handlers: dict[str, RequestHandler] = {"stop": self._stop_request}
+        self._handlers: dict[str, RequestHandler] = {"stop": self._stop_request,
+                                                     "approval": self._approval_request}
+        self.spend = DailySpend(settings.daily_budget_cents)
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -92,6 +97,8 @@ class TaskManager(SharedStore):
         self.identity = Identity.of_this_process()  # a fresh instance at each start
         await self._tick()
         self._ticker = asyncio.create_task(self._tick_loop(), name="open-agent-lease")
+        day = today()
+        self.spend.reset(day, await self.store.cost_since(day))
 
     async def close(self) -> None:
         """Cancel running tasks (they end ``cancelled``), flush the log, close the store."""
@@ -136,7 +143,10 @@ class TaskManager(SharedStore):
         overrides = self._absolute(overrides)
         await check_working_dir(overrides.get("working_dir"))
         settings = self.settings.with_overrides(**overrides)
-        record = Task.from_settings(task, settings)
+        check_model(settings)
+        policy = policy_for(self.settings, settings)
+        self.spend.check(self._running_tasks())
+        record = Task.from_settings(task, settings, policy.preset)
         record.kernel_id, record.notebook = kernel_id, notebook
         await self.store.insert_task(record, owner=self.identity.instance)
         self._admit(record, settings)
@@ -162,6 +172,37 @@ class TaskManager(SharedStore):
         if task is None:
             raise TaskNotFoundError(f"no task with id {task_id!r}")
         return task
+
+    async def get_approvals(self, task_id: str) -> list[dict[str, Any]]:
+        """The task's approval records, oldest first."""
+        return await self.store.get_approvals(task_id)
+
+    async def answer_approval(self, task_id: str, approval_id: str, decision: str,
+                              message: str | None = None, remember: bool = False,
+                              user: str | None = None) -> dict[str, Any]:
+        """Decide a pending approval (``decision`` allow | deny); the decided record.
+
+        ``ApprovalNotFoundError`` for an unknown id, ``ApprovalAnsweredError`` when it
+        was decided already; ``TaskNotFoundError`` for an unknown task.
+        """
+        live = self._active.get(task_id)
+        if live is not None and live.desk is not None:
+            record = live.desk.answer(approval_id, decision, message, remember, user)
+            if record is not None:
+                return record
+        await self.get(task_id)  # raises for an unknown task
+        record = await answer_stored(self.store, task_id, approval_id, decision, message, user)
+        answer = {"approval_id": approval_id, "decision": decision, "message": message,
+                  "remember": remember, "user": user}
+        await self.request(task_id, "approval", answer)  # another server runs the task
+        return record
+
+    async def _approval_request(self, task_id: str, payload: dict[str, Any]) -> None:
+        """An answer another server stored for a task of ours (ignored if decided since)."""
+        live = self._active.get(task_id)
+        if live is not None and live.desk is not None:
+            live.desk.answer(payload["approval_id"], payload["decision"], payload.get("message"),
+                             bool(payload.get("remember")), payload.get("user"))
 
     async def get_log(self, task_id: str, after: int = 0) -> list[dict[str, Any]]:
         """The task's log entries with ``seq > after``."""
@@ -221,8 +262,10 @@ class TaskManager(SharedStore):
         by_status = stored["by_status"]
         ended = sum(by_status[s.value] for s in FINAL)
         rate = by_status[TaskStatus.COMPLETED.value] / ended if ended else 0.0
+        spent = self.spend.spent(self._running_tasks())
         return {"total": stored["total"], "by_status": by_status,
-                "total_cost_usd": round(cost, 6), "success_rate": round(rate, 4)}
+                "total_cost_usd": round(cost, 6), "success_rate": round(rate, 4),
+                "today": {"cost_usd": round(spent, 6), "cap_usd": self.spend.cap_usd}}
 
     async def subscribe(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
         """``("log", entry)`` for each entry after ``after``, live, then ``("done", {...})``."""
@@ -306,11 +349,21 @@ class TaskManager(SharedStore):
             if self.notebook_tools is not None:
                 live.state.notebook = self.notebook_tools(task.kernel_id, task.notebook,
                                                           live.settings, task.id)
-            outcome = await backend.run(task.task, live.settings, live.sink, live.state)
+            sink = self._capped(live)
+            live.desk = TaskDesk(task.id, self.store)
+            live.state.approver = Gate(policy_for(self.settings, live.settings), live.desk, sink,
+                                       live.settings.approval_timeout)
+            # Its own asyncio task, so the daily cap can cancel the run without the runner.
+            live.work = asyncio.ensure_future(
+                backend.run(task.task, live.settings, sink, live.state))
+            outcome = await live.work
             if not isinstance(outcome, Outcome) or outcome.status not in _FINAL_VALUES:
                 raise TypeError(f"run() returned {outcome!r}, not an Outcome with a final status")
             return outcome
         except asyncio.CancelledError:
+            if live.fail_reason:  # stopped by the server (daily budget), not by a person
+                await live.sink(LogEntry("error", live.fail_reason))
+                return Outcome("failed", error=live.fail_reason)
             return Outcome("cancelled")
         except Exception as exc:  # noqa: BLE001 — the backend boundary: a bug in a backend
             # (or its import) fails this one task with the reason instead of killing the manager.
@@ -320,6 +373,21 @@ class TaskManager(SharedStore):
             return Outcome("failed", error=message)
         finally:
             await _release(live.state.notebook)
+
+    def _capped(self, live: LiveTask) -> Any:
+        """``live``'s sink, stopping the task once today's spend reaches the daily cap."""
+
+        async def sink(entry: LogEntry) -> None:
+            await live.sink(entry)
+            reason = self.spend.reached(self._running_tasks())
+            if reason and not live.fail_reason and live.work is not None:
+                live.fail_reason = reason
+                live.work.cancel()
+
+        return sink
+
+    def _running_tasks(self) -> list[Task]:
+        return [live.snapshot() for live in self._active.values() if live.started]
 
     async def _finish(self, live: LiveTask, outcome: Outcome) -> None:
         if live.started and outcome.status == "cancelled":
@@ -340,6 +408,7 @@ class TaskManager(SharedStore):
             # The outcome is still delivered to subscribers; the log says why it is not stored.
             log.exception("task %s: could not store its final state", task.id)
         finally:
+            self.spend.finished(task)
             # Readers see the final status only now, once it is on disk: a task that was
             # reported finished survives a crash as finished.
             live.task = task

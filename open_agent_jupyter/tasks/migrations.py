@@ -67,11 +67,24 @@ CREATE TABLE procs (
 );
 """
 
+# Approvals (§9, §12.5): one row per approval record, its latest state.
+_V3_APPROVALS = """
+CREATE TABLE approvals (
+    num INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    task_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX approvals_task ON approvals (task_id, num);
+"""
+
 # Append new migrations at the end (never edit or reorder a step that has landed:
 # databases out there already have it). SCHEMA_VERSION follows from the length.
 MIGRATIONS: list[Step] = [
     _V1_TASKS_AND_LOG,
     _V2_OWNERS,
+    _V3_APPROVALS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

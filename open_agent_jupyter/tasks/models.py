@@ -45,7 +45,8 @@ FINAL: frozenset[TaskStatus] = frozenset(
 #: The keys of ``Task.summary()``, in the order the API shows them.
 SUMMARY_KEYS = ("id", "status", "task", "model", "backend", "working_dir", "max_iterations",
                 "budget_cents", "iterations", "result", "error", "estimate", "created_at",
-                "started_at", "finished_at", "usage", "kernel_id", "notebook")
+                "started_at", "finished_at", "usage", "kernel_id", "notebook", "approval_policy",
+                "approval_timeout")
 
 
 def new_task_id() -> str:
@@ -76,19 +77,24 @@ class Task:
     #: The kernel (of this server) and notebook (a path under its root) the task is attached to.
     kernel_id: str | None = None
     notebook: str | None = None
+    #: The approval preset in force (``auto`` | ``ask`` | ``read-only``) and its timeout.
+    approval_policy: str = "auto"
+    approval_timeout: float = 300.0
 
     @classmethod
-    def from_settings(cls, task: str, settings: Settings) -> Task:
+    def from_settings(cls, task: str, settings: Settings, approval_policy: str = "auto") -> Task:
         """A new pending task that will run with ``settings``."""
         return cls(task=task, model=settings.model, backend=settings.backend,
                    working_dir=settings.working_dir, max_iterations=settings.max_iterations,
-                   budget_cents=settings.budget_cents)
+                   budget_cents=settings.budget_cents, approval_policy=approval_policy,
+                   approval_timeout=settings.approval_timeout)
 
     @property
     def overrides(self) -> dict[str, Any]:
         """The per-task settings recorded with the task (to run it again after a restart)."""
         return {"model": self.model, "backend": self.backend, "working_dir": self.working_dir,
-                "max_iterations": self.max_iterations, "budget_cents": self.budget_cents}
+                "max_iterations": self.max_iterations, "budget_cents": self.budget_cents,
+                "approvals": self.approval_policy, "approval_timeout": self.approval_timeout}
 
     def summary(self) -> dict[str, Any]:
         """The task as a JSON-ready dict without its log."""
@@ -98,9 +104,11 @@ class Task:
         data["estimate"] = copy.deepcopy(self.estimate)
         return data
 
-    def to_dict(self, log: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The API shape of a task: the summary plus ``log`` (entry dicts)."""
+    def to_dict(self, log: list[dict[str, Any]] | None = None,
+                approvals: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The API shape of a task: the summary plus ``approvals`` and ``log`` (entry dicts)."""
         data = self.summary()
+        data["approvals"] = list(approvals or [])
         data["log"] = list(log or [])
         return data
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..agent.events import LogEntry, now_iso
 from ..procs import boot_id, process_start
+from .approvals import cancel_pending
 from .models import Task, TaskStatus
 from .store import UPDATE_TASK, task_row, transaction
 
@@ -140,7 +141,8 @@ def forget_groups(db: sqlite3.Connection, task_id: str) -> None:
 
 
 def _fail(db: sqlite3.Connection, task: Task, reason: str, me: Identity) -> None:
-    entry = LogEntry("error", reason, seq=_last_seq(db, task.id) + 1)
+    seq = cancel_pending(db, task.id, reason, _last_seq(db, task.id) + 1)
+    entry = LogEntry("error", reason, seq=seq)
     task.status, task.error, task.finished_at = TaskStatus.FAILED, reason, now_iso()
     db.execute("INSERT OR IGNORE INTO log (task_id, seq, entry) VALUES (?, ?, ?)",
                (task.id, entry.seq, json.dumps(entry.to_dict(), default=str)))

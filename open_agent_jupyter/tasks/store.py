@@ -12,6 +12,8 @@ Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``)::
           data TEXT)                              -- Task.summary() as JSON
     log(task_id TEXT, seq INTEGER, entry TEXT,    -- LogEntry.to_dict() as JSON
         PRIMARY KEY (task_id, seq))
+    approvals(num, id TEXT UNIQUE, task_id TEXT,  -- each approval's latest state,
+              status TEXT, data TEXT)             -- the record as JSON
 
 The schema comes from ``migrations.MIGRATIONS``, run at open: a new file gets every
 step, an older one the steps it lacks; a newer file, or a database that is not ours,
@@ -125,6 +127,25 @@ class TaskStore:
             self._query, "SELECT data FROM tasks WHERE status = ? ORDER BY num", (status,))
         return [Task.from_dict(json.loads(row[0])) for row in rows]
 
+    async def put_approval(self, task_id: str, record: dict[str, Any]) -> None:
+        """Store an approval record (a new one, or the new state of one stored before)."""
+        await self._run(self._write_approval, task_id, record)
+
+    async def get_approvals(self, task_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        """The task's approval records, oldest first (only ``status`` ones when given)."""
+        sql, params = "SELECT data FROM approvals WHERE task_id = ?", (task_id,)
+        if status is not None:
+            sql, params = sql + " AND status = ?", (task_id, status)
+        rows = await self._run(self._query, sql + " ORDER BY num", params)
+        return [json.loads(row[0]) for row in rows]
+
+    async def cost_since(self, since: str) -> float:
+        """The cost of the tasks created at or after ``since`` (ISO-8601 UTC), in USD."""
+        rows = await self._run(
+            self._query, "SELECT COALESCE(SUM(cost_usd), 0) FROM tasks WHERE created_at >= ?",
+            (since,))
+        return float(rows[0][0])
+
     async def stats(self) -> dict[str, Any]:
         """``{"total", "by_status": {status: n}, "cost_by_status": {status: usd}}``."""
         rows = await self._run(
@@ -195,6 +216,13 @@ class TaskStore:
             db.executemany("INSERT OR IGNORE INTO log (task_id, seq, entry) VALUES (?, ?, ?)",
                            rows)
             db.executemany(UPDATE_TASK, [task_row(t, id_first=False) for t in tasks])
+
+    def _write_approval(self, task_id: str, record: dict[str, Any]) -> None:
+        with transaction(self._db()) as db:
+            db.execute("INSERT INTO approvals (id, task_id, status, data) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+                       "data = excluded.data",
+                       (record["id"], task_id, record["status"], _json(record)))
 
     def _page(self, status: str | None, limit: int,
               offset: int) -> tuple[list[Task], int]:
