@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from typing import Any, TextIO
@@ -17,7 +18,7 @@ from ..agent.events import LogEntry
 from ..backends import make_backend
 from ..config import Settings
 from ..exceptions import ConfigError
-from ..types import Outcome, RunState
+from ..types import NotebookContext, Outcome, RunState
 
 RESULT_PREVIEW_LINES = 8
 
@@ -54,7 +55,28 @@ def main(args: argparse.Namespace) -> int:
     return asyncio.run(_run(" ".join(args.task), settings, printer, state))
 
 
+def notebook_context(settings: Settings) -> NotebookContext:
+    """The CLI's notebook tools: a kernel of the task's own (jupyter_client), started at the
+    first ``python`` call in the working dir; notebook files read and edited with nbformat."""
+    from ..access.launch import LaunchedKernel
+    from ..access.notebooks import FileNotebooks
+    from ..access.subshell import SubshellKernel
+
+    folder = os.path.expanduser(settings.working_dir)
+    return NotebookContext(SubshellKernel(LaunchedKernel(folder)), FileNotebooks(folder))
+
+
 async def _run(task: str, settings: Settings, printer: LogPrinter, state: RunState) -> int:
+    if settings.backend == "local":
+        state.notebook = notebook_context(settings)
+    try:
+        return await _follow(task, settings, printer, state)
+    finally:
+        if state.notebook is not None:
+            await state.notebook.kernel.close()  # shuts the task's kernel down
+
+
+async def _follow(task: str, settings: Settings, printer: LogPrinter, state: RunState) -> int:
     runner = asyncio.ensure_future(make_backend(settings.backend).run(task, settings, printer,
                                                                      state))
     loop = asyncio.get_running_loop()

@@ -26,7 +26,7 @@ from IPython.display import display
 from ..config import BACKENDS
 from ..exceptions import ConfigError, OpenAgentError
 from .result import AgentResult, TaskAPI
-from .sse import ServerUnreachableError
+from .sse import APIError, ServerUnreachableError
 
 #: The user-namespace name of the last ``%agent`` result (also set when a cell is interrupted).
 LAST_RESULT = "_agent"
@@ -210,8 +210,16 @@ class AgentMagics(Magics):
         return self._clients[(url, token)]
 
     def _submit(self, client: TaskAPI, task: str, overrides: dict[str, Any]) -> AgentResult:
+        from .attach import attachment
+
+        attached = attachment(local=getattr(client, "url", None) == "in-process")
         try:
-            created = client.submit(task, **overrides)
+            try:
+                created = client.submit(task, **overrides, **attached)
+            except APIError as exc:  # a kernel or notebook this server does not know
+                if not attached or exc.status != 400 or not _names_attachment(str(exc)):
+                    raise
+                created = client.submit(task, **overrides)
         except ServerUnreachableError as exc:
             raise UsageError(f"{exc}\nThe Open Agent server (OPEN_AGENT_URL or --server) cannot "
                              "be reached. Start it, pass --server URL --token T, or run the "
@@ -247,6 +255,10 @@ class AgentMagics(Magics):
         if not result.done or "log" not in result.data:
             result.refresh()
         widget.task_display.update(result.data)
+
+
+def _names_attachment(message: str) -> bool:
+    return "'kernel_id'" in message or "'notebook'" in message
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -112,3 +112,26 @@ def test_ctrl_c_stops_task_and_its_commands(fake_llm: FakeLLM, tmp_path: Path) -
     assert proc.returncode == 130
     assert "cancelled" in out
     assert not processes_running(marker)
+
+
+def test_run_python_gets_a_kernel_of_its_own_and_shuts_it_down(fake_llm: FakeLLM,
+                                                              tmp_path: Path) -> None:
+    fake_llm.script(call("python", {"code": "import os\nx = 20\nos.getpid()"}),
+                    call("python", {"code": "x + 1"}), text("Ran Python."))
+    done = open_agent(["run", "--json", "compute"], cli_env(fake_llm), tmp_path)
+    assert done.returncode == 0, done.stderr
+    entries = [json.loads(line) for line in done.stdout.splitlines()]
+    first, second = [e for e in entries if e.get("entry_type") == "tool_result"]
+    assert first["ok"] and second["ok"] and "result:\n21" in second["content"]
+    kernel_pid = int(first["content"].split("result:\n")[1].split()[0])
+    assert not _alive(kernel_pid)  # the kernel was shut down with the task
+    system = fake_llm.chat_requests()[0]["messages"][0]["content"]
+    assert "a Python kernel of this task's own" in system
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/status").read_text().count("State:\tZ")
