@@ -5,9 +5,9 @@ included; the engine does not import nbformat, the tests validate with it):
 
 - a first Markdown cell with the task, its status, model, iterations, tokens and cost;
 - the model's text (``thinking`` entries) as Markdown cells;
-- each ``python`` call as a code cell with its outputs (``outputs`` MIME bundles, else
-  its text as a stream); a failed one is tagged ``raises-exception`` so the notebook
-  still runs top to bottom;
+- each ``python`` call as a code cell with the outputs the agent saw (its streams, rich
+  ``outputs``, plain result and error: ``export_outputs``); a failed one is tagged
+  ``raises-exception`` so the notebook still runs top to bottom;
 - each ``run_command`` as a ``%%bash`` cell (bash, as the tool runs it, and free of
   IPython's ``{}``/``$`` expansion of ``!``) with its output as stream outputs;
 - each ``write_file`` as ``%%writefile path``; content that ``%%writefile`` cannot

@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .export_outputs import python_outputs, shell_outputs, stream
+
 #: Characters of a result shown in a Markdown note.
 NOTE_CHARS = 300
 #: Tool names exported like ``run_command`` / ``write_file`` (OpenCode's names included).
@@ -17,7 +19,6 @@ WRITE_TOOLS = {"write_file": ("path", "content"), "write": ("filePath", "content
 _PROMPT = re.compile(r"^\s*(>>>|\.\.\.)|^In \[\d+\]: |^\s*\.\.\.+: ", re.MULTILINE)
 _PLAIN_PATH = re.compile(r"^[\w./+@:,=~-]+$")
 _BACKTICKS = re.compile(r"`+")
-_RUN_RESULT = re.compile(r"^Exit code: (-?\d+|None)\n(?:\(background [^\n]*\n)?stdout:\n")
 
 
 def fence(text: str, lang: str = "") -> str:
@@ -132,7 +133,7 @@ class Cells:
         folder = os.path.dirname(path)
         exact = (_PLAIN_PATH.fullmatch(path) and content.endswith("\n") and "\r" not in content
                  and not _PROMPT.search(content))
-        out = [_stream("stdout", f"Writing {path}\n")]
+        out = [stream("stdout", f"Writing {path}\n")]
         if not exact:
             source = ("# write_file, byte for byte (%%writefile cannot write this content)\n"
                       "from pathlib import Path\n\n"
@@ -144,82 +145,6 @@ class Cells:
             self.code(f"import os\n\nos.makedirs({folder!r}, exist_ok=True)",
                       hint + "-folder", [], meta)
         self.code(f"%%writefile {path}\n{content}", hint, out, meta)
-
-
-def python_outputs(result: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """A ``python`` result as nbformat outputs: its ``outputs``, else its text as a stream."""
-    if result is None:
-        return []
-    outputs: list[dict[str, Any]] = []
-    rich = result.get("outputs") if isinstance(result.get("outputs"), list) else []
-    if not any(isinstance(o, dict) and o.get("output_type") in ("stream", "error",
-                                                                 "execute_result") for o in rich):
-        text = str(result.get("content") or "")
-        if text:
-            name = "stdout" if result.get("ok", True) else "stderr"
-            outputs.append(_stream(name, _ended(text)))
-    for item in rich:
-        output = _output(item)
-        if output is not None:
-            outputs.append(output)
-    return outputs
-
-
-def _output(item: Any) -> dict[str, Any] | None:
-    """One nbformat output from an output dict or a bare MIME bundle; None when unusable."""
-    if not isinstance(item, dict):
-        return None
-    kind = item.get("output_type")
-    if kind == "stream":
-        return _stream("stderr" if item.get("name") == "stderr" else "stdout",
-                       _joined(item.get("text")))
-    if kind == "error":
-        return {"output_type": "error", "ename": str(item.get("ename") or "Error"),
-                "evalue": str(item.get("evalue") or ""),
-                "traceback": [str(t) for t in item.get("traceback") or []]}
-    data = item.get("data") if kind in ("display_data", "execute_result") else item
-    if not isinstance(data, dict):
-        return None
-    bundle = {str(k): (v if isinstance(v, (dict, list)) and k.endswith("json") else _joined(v))
-              for k, v in data.items() if "/" in str(k)}
-    if not bundle:
-        return None
-    metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-    if kind == "execute_result":
-        return {"output_type": "execute_result", "execution_count": None, "data": bundle,
-                "metadata": metadata}
-    return {"output_type": "display_data", "data": bundle, "metadata": metadata}
-
-
-def shell_outputs(result: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """A ``run_command`` result as stdout / stderr streams (the exit code noted when not 0)."""
-    if result is None:
-        return []
-    text = str(result.get("content") or "")
-    match = _RUN_RESULT.match(text)
-    if match is None:  # a timeout, a refusal, another backend's text: show it as it is
-        return [_stream("stdout" if result.get("ok", True) else "stderr", _ended(text))]
-    out, _, err = text[match.end():].rpartition("\nstderr:\n")
-    if not _:
-        out, err = err, ""
-    outputs = [] if out == "(empty)" else [_stream("stdout", _ended(out))]
-    if match.group(1) != "0":
-        err = (_ended(err) if err else "") + f"[exit code {match.group(1)}]"
-    if err:
-        outputs.append(_stream("stderr", _ended(err)))
-    return outputs
-
-
-def _stream(name: str, text: str) -> dict[str, Any]:
-    return {"output_type": "stream", "name": name, "text": text}
-
-
-def _ended(text: str) -> str:
-    return text if text.endswith("\n") else text + "\n"
-
-
-def _joined(value: Any) -> str:
-    return "".join(str(v) for v in value) if isinstance(value, list) else str(value or "")
 
 
 def _meta(meta: dict[str, Any] | None) -> dict[str, Any]:

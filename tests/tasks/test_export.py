@@ -98,28 +98,43 @@ async def test_a_real_task_exports_as_a_valid_notebook(local_manager: TaskManage
 
 
 def test_python_calls_become_code_cells_with_their_outputs() -> None:
+    """Synthetic entries in the ``python`` tool's shape (its text sections, rich ``outputs``)."""
     entries = [
-        *tool("c1", "python", {"code": "x = 41 + 1\nx"}, "42", outputs=[
-            {"output_type": "execute_result", "data": {"text/plain": "42"}, "metadata": {}}]),
-        *tool("c2", "python", {"code": "plot()"}, "hello\n[image 2x2 png]",
-              outputs=[{"image/png": PNG, "text/plain": "<Figure>"}]),
-        *tool("c3", "python", {"code": "1/0"}, "ZeroDivisionError: division by zero", ok=False),
+        *tool("c1", "python", {"code": "x = 41 + 1\nprint('hi')\nx"}, "stdout:\nhi\nresult:\n42"),
+        *tool("c2", "python", {"code": "plot()"},
+              "stdout:\nhello\nstderr:\nwarned\ndisplay: image/png image 2×2, 0 KB",
+              outputs=[{"output_type": "display_data", "metadata": {},
+                        "data": {"image/png": PNG, "text/plain": "<Figure>"}}]),
+        *tool("c3", "python", {"code": "1/0"}, "error: ZeroDivisionError: division by zero\n"
+              "Traceback (most recent call last):\n  1/0", ok=False),
+        *tool("c5", "python", {"code": "df"}, "result: HTML table 2 rows × 1 columns",
+              outputs=[{"output_type": "execute_result", "execution_count": 3, "metadata": {},
+                        "data": {"text/html": "<table/>", "text/plain": "df"}}]),
+        *tool("c6", "python", {"code": "while True: pass"}, "Timed out after 1 s: the code was "
+              "interrupted (the kernel and its variables are kept).\n(no output)", ok=False),
         {"entry_type": "tool_call", "tool": "python", "call_id": "c4",
          "arguments": {"code": "while True: pass"}, "content": "python"},
         {"entry_type": "thinking", "content": "Stopped."},
     ]
     nb = validated(synthetic(entries, status="cancelled", result=None, error="stopped"))
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert [c.source for c in code] == ["x = 41 + 1\nx", "plot()", "1/0", "while True: pass"]
-    assert code[0].outputs[0]["output_type"] == "execute_result"
-    assert code[0].outputs[0]["data"] == {"text/plain": "42"}
-    assert [o["output_type"] for o in code[1].outputs] == ["stream", "display_data"]
-    assert code[1].outputs[1]["data"]["image/png"] == PNG
+    assert [c.source for c in code] == ["x = 41 + 1\nprint('hi')\nx", "plot()", "1/0", "df",
+                                        "while True: pass", "while True: pass"]
+    assert [(o["output_type"], o.get("text") or o.get("data")) for o in code[0].outputs] == [
+        ("stream", "hi\n"), ("execute_result", {"text/plain": "42"})]
+    assert [(o["output_type"], o.get("name")) for o in code[1].outputs] == [
+        ("stream", "stdout"), ("stream", "stderr"), ("display_data", None)]
+    assert code[1].outputs[2]["data"]["image/png"] == PNG
     assert code[2].metadata.tags == ["raises-exception"]
-    assert code[2].outputs[0]["name"] == "stderr"
-    assert code[3].outputs == []
+    assert code[2].outputs == [{"output_type": "error", "ename": "ZeroDivisionError",
+                                "evalue": "division by zero",
+                                "traceback": ["Traceback (most recent call last):", "  1/0"]}]
+    assert [o["output_type"] for o in code[3].outputs] == ["execute_result"]
+    assert code[3].outputs[0]["data"]["text/html"] == "<table/>"
+    assert code[4].outputs[0]["text"].startswith("Timed out after 1 s")
+    assert code[4].metadata.tags == ["raises-exception"] and code[5].outputs == []
     assert nb.cells[-1].source.startswith("## Cancelled\n\n```\nstopped")
-    assert "■ cancelled" in nb.cells[0].source and "Plot \\| the data" not in nb.cells[0].source
+    assert "■ cancelled" in nb.cells[0].source and "> Plot | the data\n" in nb.cells[0].source
 
 
 def test_other_tools_errors_and_paths() -> None:
