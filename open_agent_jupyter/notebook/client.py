@@ -13,8 +13,9 @@ reconnects on its own (see ``notebook.sse``)::
         print(event, data.get("entry_type"), data.get("content", "")[:80])
     print(client.get(task_id)["result"])
 
-Errors: ``TaskNotFoundError`` for an unknown id, ``APIError`` (with ``status``) for any
-other error answer, ``ServerUnreachableError`` when the server cannot be reached.
+Errors: ``TaskNotFoundError`` for an unknown id, ``ApprovalNotFoundError`` /
+``ApprovalAnsweredError`` for an unknown or already decided approval (``approve`` /
+``deny``), ``APIError`` (with ``status``) for any other error answer, ``ServerUnreachableError`` when the server cannot be reached.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from typing import Any
 
 import httpx
 
-from ..exceptions import ConfigError, TaskNotFoundError
+from ..exceptions import (
+    ApprovalAnsweredError,
+    ApprovalNotFoundError,
+    ConfigError,
+    TaskNotFoundError,
+)
 from .sse import APIError, EventStream, ServerUnreachableError, StateCallback, follow_async
 
 __all__ = ["AgentClient", "AsyncAgentClient", "APIError", "ServerUnreachableError",
@@ -65,6 +71,15 @@ def _params(status: str | None, limit: int, offset: int) -> dict[str, Any]:
     return params
 
 
+def _answer(decision: str, message: str | None, remember: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"decision": decision}
+    if message is not None:
+        body["message"] = message
+    if remember:
+        body["remember"] = True
+    return body
+
+
 def _log_param(log: bool) -> dict[str, str]:
     return {} if log else {"log": "false"}
 
@@ -77,7 +92,11 @@ def _decode(response: httpx.Response) -> Any:
     except ValueError:
         message = None
     message = message or response.reason_phrase or "error"
-    if response.status_code == 404 and "/api/task/" in response.request.url.path:
+    path = response.request.url.path
+    if "/approvals/" in path and response.status_code in (404, 409):
+        error = ApprovalNotFoundError if response.status_code == 404 else ApprovalAnsweredError
+        raise error(message)
+    if response.status_code == 404 and "/api/task/" in path:
         raise TaskNotFoundError(message)
     raise APIError(f"HTTP {response.status_code}: {message}", response.status_code)
 
@@ -124,6 +143,17 @@ class AgentClient(_ClientBase):
     def stop(self, task_id: str) -> dict[str, Any]:
         """Stop a task; returns it (now cancelled, or already final)."""
         return self._call("POST", f"api/task/{task_id}/stop")
+
+    def approve(self, task_id: str, approval_id: str, message: str | None = None,
+                remember: bool = False) -> dict[str, Any]:
+        """Allow a pending tool call (``remember``: and the same ones for the rest of the task)."""
+        return self._call("POST", f"api/task/{task_id}/approvals/{approval_id}",
+                          json=_answer("allow", message, remember))
+
+    def deny(self, task_id: str, approval_id: str, message: str | None = None) -> dict[str, Any]:
+        """Deny a pending tool call; ``message`` is what the model reads."""
+        return self._call("POST", f"api/task/{task_id}/approvals/{approval_id}",
+                          json=_answer("deny", message, False))
 
     def stats(self) -> dict[str, Any]:
         """Totals by status, total cost, success rate."""
@@ -177,6 +207,18 @@ class AsyncAgentClient(_ClientBase):
     async def stop(self, task_id: str) -> dict[str, Any]:
         """Stop a task; returns it (now cancelled, or already final)."""
         return await self._call("POST", f"api/task/{task_id}/stop")
+
+    async def approve(self, task_id: str, approval_id: str, message: str | None = None,
+                      remember: bool = False) -> dict[str, Any]:
+        """Allow a pending tool call (``remember``: and the same ones for the rest of the task)."""
+        return await self._call("POST", f"api/task/{task_id}/approvals/{approval_id}",
+                                json=_answer("allow", message, remember))
+
+    async def deny(self, task_id: str, approval_id: str,
+                   message: str | None = None) -> dict[str, Any]:
+        """Deny a pending tool call; ``message`` is what the model reads."""
+        return await self._call("POST", f"api/task/{task_id}/approvals/{approval_id}",
+                                json=_answer("deny", message, False))
 
     async def stats(self) -> dict[str, Any]:
         """Totals by status, total cost, success rate."""

@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import getpass
 import os
 import threading
 from collections.abc import Coroutine, Iterator
@@ -68,7 +69,10 @@ class LocalRunner:
 
     async def _get(self, task_id: str, log: bool = True) -> dict[str, Any]:
         task = await self.manager.get(task_id)
-        return task.to_dict(log=await self.manager.get_log(task_id)) if log else task.summary()
+        approvals = await self.manager.get_approvals(task_id)
+        if not log:
+            return {**task.summary(), "approvals": approvals}
+        return task.to_dict(log=await self.manager.get_log(task_id), approvals=approvals)
 
     def list(self, status: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """``{"tasks": [summary, ...], "total": N}``, newest first."""
@@ -82,6 +86,17 @@ class LocalRunner:
     async def _stop(self, task_id: str) -> dict[str, Any]:
         await self.manager.stop(task_id)
         return await self._get(task_id)
+
+    def approve(self, task_id: str, approval_id: str, message: str | None = None,
+                remember: bool = False) -> dict[str, Any]:
+        """Allow a pending tool call (``remember``: and the same ones for the rest of the task)."""
+        return self._call(self.manager.answer_approval(task_id, approval_id, "allow", message,
+                                                       remember, _user()))
+
+    def deny(self, task_id: str, approval_id: str, message: str | None = None) -> dict[str, Any]:
+        """Deny a pending tool call; ``message`` is what the model reads."""
+        return self._call(self.manager.answer_approval(task_id, approval_id, "deny", message,
+                                                       False, _user()))
 
     def stats(self) -> dict[str, Any]:
         """Totals by status, total cost, success rate."""
@@ -169,6 +184,14 @@ def _tools() -> Any:
     from .inprocess import in_process_tools
 
     return in_process_tools(shell)
+
+
+def _user() -> str:
+    """Who answers in the in-process engine: this process's user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return str(os.getuid())
 
 
 def local_runner() -> LocalRunner:

@@ -23,7 +23,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from ..config import BACKENDS
+from ..config import BACKENDS, PRESETS
 from ..exceptions import ConfigError, OpenAgentError
 from .result import AgentResult, TaskAPI
 from .sse import APIError, ServerUnreachableError
@@ -32,7 +32,8 @@ from .sse import APIError, ServerUnreachableError
 LAST_RESULT = "_agent"
 #: Options that take no value (everything else takes one).
 _FLAGS = {"--background", "--local"}
-_OVERRIDES = ("model", "max_iterations", "budget_cents", "working_dir", "backend")
+_OVERRIDES = ("model", "max_iterations", "budget_cents", "working_dir", "backend", "approvals",
+              "approval_timeout")
 
 
 class _Namespace(Mapping[str, Any]):
@@ -117,6 +118,10 @@ class AgentMagics(Magics):
     @argument("--budget-cents", type=int, help="stop once the task costs this many US cents")
     @argument("--working-dir", help="where relative paths resolve")
     @argument("--backend", choices=BACKENDS, help="local or opencode")
+    @argument("--approvals", choices=PRESETS,
+              help="ask before risky tool calls (ask), deny them (read-only), or not (auto)")
+    @argument("--approval-timeout", type=float, metavar="SECONDS",
+              help="an unanswered approval is denied after this long (0: at once)")
     @argument("--background", action="store_true", help="return at once; the widget goes on")
     @argument("--server", metavar="URL", help="the Jupyter server with the extension")
     @argument("--token", metavar="T", help="that server's token")
@@ -193,6 +198,9 @@ class AgentMagics(Magics):
                 raise UsageError(f"{flag} must be a whole number >= "
                                  f"{1 if name == 'max_iterations' else 0}\n"
                                  f"{usage(self.agent)}")
+        if args.approval_timeout is not None and not args.approval_timeout >= 0:
+            raise UsageError(f"--approval-timeout must be a number of seconds >= 0\n"
+                             f"{usage(self.agent)}")
 
     def _client(self, server: str | None, token: str | None, local: bool) -> TaskAPI:
         url = None if local else (server or os.environ.get("OPEN_AGENT_URL"))

@@ -24,6 +24,10 @@ class TaskAPI(Protocol):
     def list(self, status: str | None = None, limit: int = 50,
              offset: int = 0) -> dict[str, Any]: ...
     def stop(self, task_id: str) -> dict[str, Any]: ...
+    def approve(self, task_id: str, approval_id: str, message: str | None = None,
+                remember: bool = False) -> dict[str, Any]: ...
+    def deny(self, task_id: str, approval_id: str,
+             message: str | None = None) -> dict[str, Any]: ...
     def stream(self, task_id: str, after: int = 0, on_state: Any = None) -> Any: ...
 
 
@@ -88,7 +92,44 @@ class AgentResult:
         """LLM steps taken."""
         return int(self._data.get("iterations") or 0)
 
+    @property
+    def approvals(self) -> list[dict[str, Any]]:
+        """The task's approval records (pending and decided), oldest first."""
+        return list(self._data.get("approvals") or [])
+
+    @property
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """The approvals waiting for an answer now (as last seen)."""
+        return [a for a in self.approvals if a.get("status") == "pending"]
+
     # actions -----------------------------------------------------------------
+    def approve(self, approval_id: str | None = None, *, remember: bool = False,
+                message: str | None = None) -> dict[str, Any]:
+        """Allow a pending tool call (default: the oldest pending); the decided record."""
+        record = self.client.approve(self.id, self._pending_id(approval_id), message, remember)
+        self._take_figures()
+        return record
+
+    def deny(self, approval_id: str | None = None, *,
+             message: str | None = None) -> dict[str, Any]:
+        """Deny a pending tool call (default: the oldest pending); ``message`` goes to the model."""
+        record = self.client.deny(self.id, self._pending_id(approval_id), message)
+        self._take_figures()
+        return record
+
+    def _take_figures(self) -> None:
+        """Fetch the figures and approvals again (a cheap poll; the log stays as it was)."""
+        self._data = {**self._data, **self.client.get(self.id, log=False)}
+
+    def _pending_id(self, approval_id: str | None) -> str:
+        if approval_id is not None:
+            return approval_id
+        self._take_figures()
+        pending = self.pending_approvals
+        if not pending:
+            raise ValueError(f"task {self.id} has no approval waiting for an answer")
+        return str(pending[0]["id"])
+
     def refresh(self) -> AgentResult:
         """Fetch the task again."""
         self.update(self.client.get(self.id))

@@ -19,6 +19,7 @@ import traitlets
 from IPython.display import Markdown
 
 from ..exceptions import OpenAgentError
+from .approvals import ApprovalRow
 from .rows import ToolRow, text_row
 from .sse import CONNECTING, DISCONNECTED
 
@@ -76,6 +77,7 @@ class TaskWidget(widgets.VBox):
         self.info: dict[str, Any] = {"status": "pending"}
         self.rows: list[widgets.Widget] = []
         self.tool_rows: dict[str, ToolRow] = {}
+        self.approval_rows: dict[str, ApprovalRow] = {}
         self.pages: list[widgets.VBox] = []
         self.show_all = False
         self.stream: Any = None
@@ -148,6 +150,27 @@ class TaskWidget(widgets.VBox):
             self._show_answer(str(entry.get("content") or ""))
         elif kind in ("thinking", "error") and entry.get("content"):
             self._append(text_row(str(entry["content"]), kind))
+        elif kind == "approval":
+            self._apply_approval(entry.get("approval") or {})
+
+    def _apply_approval(self, record: dict[str, Any]) -> None:
+        """A new approval gets a row with Allow / Deny; a decision updates its row."""
+        row = self.approval_rows.get(str(record.get("id")))
+        if row is None:
+            row = ApprovalRow(record, self.answer_approval)
+            self.approval_rows[row.id] = row
+            self._append(row)
+        else:
+            row.update(record)
+
+    def answer_approval(self, approval_id: str, decision: str, message: str | None = None,
+                        remember: bool = False) -> dict[str, Any]:
+        """Allow or deny a pending approval of this task through the client."""
+        if self.client is None or self.task_id is None:
+            raise ValueError("this view is not connected to a task")
+        if decision == "allow":
+            return self.client.approve(self.task_id, approval_id, message, remember)
+        return self.client.deny(self.task_id, approval_id, message)
 
     def _finish(self, status: str, result: str | None, error: str | None) -> None:
         self.status = self.info["status"] = status
