@@ -25,6 +25,7 @@
      ├── ApprovalNotFoundError       no approval with that id in that task (404)
      ├── ApprovalAnsweredError       the approval was already decided (409)
      ├── DailyBudgetReached          today's spend reached daily_budget_cents (429)
+     ├── StorageError                the task database cannot be written (full, read-only, damaged)
      ├── OpenCodeError               the OpenCode server failed or cannot be reached
      ├── KernelError                 a notebook tool's kernel cannot run the code
      │    └── KernelDiedError        the kernel died (or restarted) while it ran
@@ -37,6 +38,10 @@ from __future__ import annotations
 
 class OpenAgentError(Exception):
     """Base of every error raised by open_agent_jupyter."""
+
+
+class StorageError(OpenAgentError):
+    """The task database cannot be written now; the message says which file and why."""
 
 
 class ConfigError(OpenAgentError):

@@ -23,6 +23,7 @@ from ..exceptions import (
     ApprovalNotFoundError,
     ConfigError,
     DailyBudgetReached,
+    StorageError,
     TaskNotFoundError,
 )
 from .attach import check_attachment
@@ -118,6 +119,8 @@ class TaskCreateHandler(OpenAgentHandler):
             raise web.HTTPError(400, str(err)) from None
         except DailyBudgetReached as err:
             raise web.HTTPError(429, str(err)) from None
+        except StorageError as err:
+            raise web.HTTPError(503, str(err)) from None
         self.set_header("Location", self.request.path + "/" + created.id)
         self.send_json({"id": created.id, "status": str(_value(created.status))}, 201)
 
@@ -226,6 +229,7 @@ class HealthHandler(OpenAgentHandler):
     @allow_unauthenticated
     async def get(self) -> None:
         """``{"status", "version"}``; with read access also backend, limits, model, key set."""
+        await self.extension.ensure_started()  # the answer is about a started manager
         data: dict[str, Any] = {"status": self.health_status(), "version": __version__}
         if self.may_read():
             data.update(await self.health_details())
@@ -234,7 +238,8 @@ class HealthHandler(OpenAgentHandler):
     def health_status(self) -> str:
         """``ok``, or ``error`` when the extension cannot run tasks."""
         app = self.extension
-        return "ok" if app.agent_settings and not app.config_error else "error"
+        broken = app.config_error or (app.manager is not None and app.manager.storage_error)
+        return "ok" if app.agent_settings and not broken else "error"
 
     def may_read(self) -> bool:
         """Whether the caller is authenticated and may read ``open_agent``."""

@@ -118,6 +118,9 @@ async def follow(live: LiveTask, store: TaskStore, after: int) -> AsyncIterator[
         for entry in merge_entries(await store.get_log(live.task.id, after), tail):
             last = entry["seq"]
             yield ("log", entry)
+        if live.finished.is_set() and queue.empty():  # it ended before we came (not stored)
+            yield ("done", live.task.done_info())
+            return
         while True:
             kind, data = await queue.get()
             if kind == "log":

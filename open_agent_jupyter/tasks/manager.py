@@ -28,11 +28,12 @@ from ..agent.approval import Gate
 from ..agent.events import LogEntry, now_iso
 from ..backends import make_backend
 from ..config import TASK_OVERRIDES, Settings
-from ..exceptions import ConfigError, OpenAgentError, TaskNotFoundError
+from ..exceptions import ConfigError, OpenAgentError, StorageError, TaskNotFoundError
 from ..procs import set_watch
 from ..types import Backend, NotebookContextFactory, Outcome
 from . import ownership
 from .approvals import TaskDesk, answer_stored
+from .faults import StorageFaults
 from .limits import DailySpend, check_model, policy_for, today
 from .live import CLOSED, Event, LiveTask, follow, merge_entries
 from .models import FINAL, Task, TaskStatus
@@ -55,7 +56,7 @@ RELEASE_TIMEOUT = 30.0
 _FINAL_VALUES = frozenset(s.value for s in FINAL)
 
 
-class TaskManager(SharedStore):
+class TaskManager(SharedStore, StorageFaults):
     """Submits, runs, stops and follows tasks; the one object the surfaces talk to."""
 
     def __init__(self, settings: Settings, store: TaskStore, *, max_running: int = 4,
@@ -81,6 +82,8 @@ class TaskManager(SharedStore):
         self.identity = Identity.of_this_process()
         self._ticker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
+        self._unsaved: set[str] = set()  # ended, kept in _active until stored
+        self._store_error: str | None = None
         self._handlers: dict[str, RequestHandler] = {"stop": self._stop_request,
                                                      "approval": self._approval_request}
         self.spend = DailySpend(settings.daily_budget_cents)
@@ -95,7 +98,10 @@ class TaskManager(SharedStore):
         self._writer = LogWriter(self.store, self._written, self._figures)
         self._writer.start()
         self.identity = Identity.of_this_process()  # a fresh instance at each start
-        await self._tick()
+        try:
+            await self._tick()
+        except sqlite3.Error as exc:  # a read-only or full file: reads work, health says why
+            self._storage_failed(exc)
         self._ticker = asyncio.create_task(self._tick_loop(), name="open-agent-lease")
         day = today()
         self.spend.reset(day, await self.store.cost_since(day))
@@ -148,7 +154,12 @@ class TaskManager(SharedStore):
         self.spend.check(self._running_tasks())
         record = Task.from_settings(task, settings, policy.preset)
         record.kernel_id, record.notebook = kernel_id, notebook
-        await self.store.insert_task(record, owner=self.identity.instance)
+        try:
+            await self.store.insert_task(record, owner=self.identity.instance)
+        except sqlite3.Error as exc:
+            self._storage_failed(exc)
+            raise StorageError(f"the task database {self.store.path} cannot be written: "
+                               f"{exc}") from None
         self._admit(record, settings)
         submitted = record.snapshot()
         self._announce(submitted)
@@ -399,20 +410,19 @@ class TaskManager(SharedStore):
         task.result = redact_text(outcome.result, self.secrets)
         task.error = redact_text(outcome.error, self.secrets)
         task.finished_at = now_iso()
+        stored = False
         try:
-            assert self._writer is not None
-            await self._writer.flush()
-            await self.store.update_task(task)
-            await self.store.call(ownership.forget_groups, task.id)
-        except (sqlite3.Error, RuntimeError):
-            # The outcome is still delivered to subscribers; the log says why it is not stored.
-            log.exception("task %s: could not store its final state", task.id)
+            stored = await self._store_final(live, task)
         finally:
             self.spend.finished(task)
-            # Readers see the final status only now, once it is on disk: a task that was
-            # reported finished survives a crash as finished.
+            # Readers see the final status only now, once it is on disk (a task reported
+            # finished survives a crash as finished) — or, when the disk fails, from
+            # memory until a later tick stores it (``faults``).
             live.task = task
-            self._active.pop(task.id, None)
+            if stored:
+                self._active.pop(task.id, None)
+            else:
+                self._unsaved.add(task.id)
             live.end(("done", task.done_info()))
             self._announce(task.snapshot())
 

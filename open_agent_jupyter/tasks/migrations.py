@@ -92,6 +92,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def migrate(conn: sqlite3.Connection, path: str) -> int:
     """Bring the database at ``path`` to ``SCHEMA_VERSION``; return the version it had."""
+    if _check(conn, path) == SCHEMA_VERSION:
+        return SCHEMA_VERSION  # nothing to write: a read-only file still opens (and says so later)
     conn.execute("BEGIN IMMEDIATE")  # one server migrates; the others wait, then see it done
     try:
         version = _check(conn, path)
@@ -100,7 +102,8 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
         if version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return version

@@ -54,6 +54,11 @@ class SharedStore:
     async def stop(self, task_id: str) -> Task:
         raise NotImplementedError
 
+    if TYPE_CHECKING:  # from the StorageFaults mixin
+        def _storage_failed(self, exc: BaseException) -> None: ...
+        def _storage_ok(self) -> None: ...
+        async def _retry_unsaved(self) -> None: ...
+
     def on_request(self, kind: str, handler: RequestHandler) -> None:
         """Carry out requests of ``kind`` (stored by other servers) for tasks owned here."""
         self._handlers[kind] = handler
@@ -67,12 +72,15 @@ class SharedStore:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 await self._tick()
-            except (sqlite3.Error, RuntimeError):
-                log.exception("could not renew this server's lease")
+            except (sqlite3.Error, RuntimeError) as exc:  # e.g. a full disk: said by health
+                self._storage_failed(exc)
+                continue
+            await self._retry_unsaved()
 
     async def _tick(self) -> None:
         """Renew the lease; recover gone owners' tasks; carry out requests for ours."""
         found = await self.store.call(ownership.tick, self.identity, time.time())
+        self._storage_ok()  # the lease was written: so can the rest be
         for task_id, groups in found.groups.items():
             await asyncio.to_thread(kill_task, task_id, groups)
         for task, last_seq in found.claimed:

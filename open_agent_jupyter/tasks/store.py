@@ -49,6 +49,7 @@ class TaskStore:
         self.path = str(path)
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None  # touched only on the worker thread
+        self._stale = False  # the last call failed: reopen before the next
 
     @property
     def is_open(self) -> bool:
@@ -166,9 +167,30 @@ class TaskStore:
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         if self._executor is None:
             raise RuntimeError("the task store is not open (await store.open() first)")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._guarded, fn, *args)
+
+    def _guarded(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn`` on a connection that is reopened after a failure.
+
+        A connection SQLite opened read-only (the file was immutable or its mount
+        read-only) stays read-only for good: reopening is what lets a fixed file work
+        again without a restart.
+        """
+        if self._stale and self._conn is not None and self.path != ":memory:":
+            fresh = self._open_connection()
+            self._conn.close()
+            self._conn, self._stale = fresh, False
+        try:
+            return fn(*args)
+        except sqlite3.Error:
+            self._stale = True
+            raise
 
     def _connect(self) -> None:
+        self._conn = self._open_connection()
+
+    def _open_connection(self) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None)
@@ -181,7 +203,7 @@ class TaskStore:
         except (ConfigError, sqlite3.Error):
             conn.close()
             raise
-        self._conn = conn
+        return conn
 
     def _disconnect(self) -> None:
         if self._conn is not None:
@@ -245,7 +267,10 @@ class transaction:
         return self.conn
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:  # SQLite rolls back by itself on a full disk
+            self.conn.execute("ROLLBACK")
 
 
 def _json(data: dict[str, Any]) -> str:

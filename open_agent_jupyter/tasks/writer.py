@@ -3,6 +3,8 @@
 The manager's sink hands each numbered entry to ``enqueue()`` (no await, no I/O) and
 pushes it to subscribers at once; one background coroutine writes whatever has piled
 up in a single transaction, so a slow disk makes batches larger, never delivery later.
+A batch that cannot be written (a full disk, a read-only or damaged file) stays queued
+and is tried again every ``RETRY_SECONDS``; ``error`` says why until a write succeeds.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ MAX_BATCH = 1000
 #: How long entries may pile up before a transaction: a busy task then costs a commit
 #: every 50 ms instead of one per entry. Live delivery never waits for the disk.
 BATCH_DELAY = 0.05
+#: Seconds between attempts to write a batch that failed.
+RETRY_SECONDS = 1.0
 
 
 class LogWriter:
@@ -42,6 +46,9 @@ class LogWriter:
         self._hurry = asyncio.Event()  # a flush() is waiting: write without the batch delay
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self._failures = 0
+        #: why the last write failed; None once a write has succeeded
+        self.error: str | None = None
 
     def start(self) -> None:
         """Start the background writer on the running loop."""
@@ -54,16 +61,19 @@ class LogWriter:
         self._enqueued += 1
         self._wake.set()
 
-    async def flush(self) -> None:
-        """Wait until every entry queued before this call is committed (or failed)."""
-        target = self._enqueued
+    async def flush(self) -> bool:
+        """Wait until every entry queued before this call is committed, or a write fails;
+        True when they are all stored (a failed batch stays queued for the next attempt)."""
+        target, failures = self._enqueued, self._failures
         if self._written >= target:
-            return
+            return True
         if self._task is None:
             raise RuntimeError("the log writer is not running")
         self._hurry.set()
         async with self._progress:
-            await self._progress.wait_for(lambda: self._written >= target)
+            await self._progress.wait_for(
+                lambda: self._written >= target or self._failures > failures)
+        return self._written >= target
 
     async def close(self) -> None:
         """Flush, then stop the background writer."""
@@ -83,25 +93,35 @@ class LogWriter:
             self._hurry.clear()
             while self._rows:
                 batch = self._rows[:MAX_BATCH]
-                del self._rows[:MAX_BATCH]
-                await self._write(batch)
-                self._written += len(batch)
+                stored = await self._write(batch)
+                if stored:  # only appends happened meanwhile: the batch is still in front
+                    del self._rows[:len(batch)]
+                    self._written += len(batch)
+                else:
+                    self._failures += 1
                 async with self._progress:
                     self._progress.notify_all()
+                if not stored:
+                    await asyncio.sleep(RETRY_SECONDS)
 
-    async def _write(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    async def _write(self, batch: list[tuple[str, dict[str, Any]]]) -> bool:
         groups: dict[str, list[dict[str, Any]]] = {}
         for task_id, entry in batch:
             groups.setdefault(task_id, []).append(entry)
         figures = [t for t in map(self._snapshot, groups) if t is not None]
         try:
             await self._store.append_logs(groups, figures)
-        except (sqlite3.Error, RuntimeError):
-            # sqlite3.Error: a full or broken disk; RuntimeError: the store was closed.
-            # The entries were delivered live and stay in the manager's memory while
-            # their task runs (not retried: a broken disk would only fail again);
-            # the writer must keep going for the other tasks.
-            log.exception("could not store %d log entries", len(batch))
-            return
+        except (sqlite3.Error, RuntimeError) as exc:
+            # sqlite3.Error: a full, read-only or damaged file; RuntimeError: the store was
+            # closed. The entries were delivered live; they stay queued (and in their
+            # task's memory) and are written by a later attempt.
+            if self.error is None:
+                log.error("could not store %d log entries (will retry): %s", len(batch), exc)
+            self.error = str(exc)
+            return False
+        if self.error is not None:
+            log.info("log entries are stored again")
+        self.error = None
         for task_id, entries in groups.items():
             self._on_written(task_id, {entry["seq"] for entry in entries})
+        return True

@@ -176,7 +176,7 @@ async def test_leaving_early_frees_the_subscription(manager: TaskManager,
     await manager.wait(task.id)
 
 
-async def test_entries_of_a_failed_write_stay_readable_while_the_task_runs(
+async def test_a_failed_write_is_retried_and_its_entries_stay_readable_meanwhile(
         base_settings: Settings, db_path: Path, backend: ScriptedBackend) -> None:
     manager, store = await start_manager(base_settings, db_path, backend)
     try:
@@ -186,11 +186,15 @@ async def test_entries_of_a_failed_write_stay_readable_while_the_task_runs(
         backend.emit("t", "e1")
         await take(watcher, 1)
         await manager.flush()                     # 1: its write failed
+        assert await store.get_log(task.id) == []
+        assert manager.storage_error is not None  # what /api/health reports
+        assert [e["seq"] for e in await manager.get_log(task.id)] == [1]
         backend.emit("t", "e2")
         await take(watcher, 1)
-        await manager.flush()                     # 2: stored
-        assert [e["seq"] for e in await store.get_log(task.id)] == [2]
+        await manager.flush()                     # 1 again, and 2: stored
+        assert [e["seq"] for e in await store.get_log(task.id)] == [1, 2]
         assert [e["seq"] for e in await manager.get_log(task.id)] == [1, 2]
+        assert manager.storage_error is None
         replay = manager.subscribe(task.id)
         assert [e["seq"] for e in await take(replay, 2)] == [1, 2]
         await replay.aclose()
