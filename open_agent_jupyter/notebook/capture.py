@@ -62,7 +62,11 @@ class Capture:
 
 
 class _Proxy:
-    """Attributes other than its own (``_``-prefixed) are the original object's."""
+    """Attributes other than its own are the original object's.
+
+    Its own are ``_``-prefixed ones and the methods it defines: IPython wraps
+    ``sys.stdout.write`` (``InteractiveShell._tee``), and that wrapper must wrap ours.
+    """
 
     _original: Any
 
@@ -70,7 +74,7 @@ class _Proxy:
         return getattr(self._original, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_"):
+        if name.startswith("_") or hasattr(type(self), name):
             object.__setattr__(self, name, value)
         else:
             setattr(self._original, name, value)

@@ -47,6 +47,14 @@ class ServerKernel:
         self.id = response.json()["id"]
         self.session = uuid.uuid4().hex
 
+    @classmethod
+    def attach(cls, url: str, token: str, kernel_id: str) -> ServerKernel:
+        """A running kernel of the server (e.g. a notebook session's)."""
+        kernel = cls.__new__(cls)
+        kernel.url, kernel.token, kernel.id = url, token, kernel_id
+        kernel.session = uuid.uuid4().hex
+        return kernel
+
     async def connect(self) -> Any:
         """A websocket on the kernel's channels."""
         ws_url = (self.url.replace("http", "ws", 1)
