@@ -20,6 +20,11 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "open_agent_jupyter.server.app", "app": OpenAgent}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (``jupyter labextension develop`` links it)."""
+    return [{"src": "labextension", "dest": "open-agent-jupyterlab"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext open_agent_jupyter``: register ``%agent``, ``%%agent`` and ``%agent_panel``."""
     from .notebook.magics import load_ipython_extension as load

@@ -1,0 +1,216 @@
+"""The lab extension in a real JupyterLab and headless Chromium: the sidebar submits, follows,
+stops and survives a reload; it fits 300 px and the dark theme; task outputs render from the
+server after their kernel is gone. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nbformat
+import pytest
+
+from tests.fakellm import FakeLLM, call, text
+from tests.notebook.conftest import ANSWER, JupyterProcess, engine_env, hello_world
+from tests.notebook.test_browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, pytestmark, wait_for_process
+from tests.process_utils import processes_running
+
+__all__ = ["pytestmark"]
+SIDEBAR = "#open-agent-sidebar"
+
+
+def serve_lab(tmp_path: Path, llm: FakeLLM, *cells: str) -> JupyterProcess:
+    """JupyterLab on loopback; ``agent.ipynb`` made of ``cells`` when given."""
+    root = tmp_path / "root"
+    root.mkdir()
+    if cells:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+        nbformat.write(nb, root / "agent.ipynb")
+    return JupyterProcess(root, engine_env(llm, root), app="lab")
+
+
+@pytest.fixture
+def hello_lab(tmp_path: Path) -> Iterator[JupyterProcess]:
+    with FakeLLM(default=hello_world) as llm:
+        server = serve_lab(tmp_path, llm)
+        yield server
+        server.close()
+
+
+@pytest.fixture
+def slow_lab(tmp_path: Path) -> Iterator[tuple[JupyterProcess, str]]:
+    """JupyterLab whose first task runs a uniquely marked 30 s sleep after a quick step."""
+    marker = f"sleep 30.{random.randrange(10**6)}"
+    with FakeLLM() as llm:
+        llm.script(call("run_command", {"command": "echo first step"}),
+                   call("run_command", {"command": marker}), text("never reached"))
+        server = serve_lab(tmp_path, llm)
+        yield server, marker
+        server.close()
+
+
+@contextmanager
+def lab_page(lab: JupyterProcess, screenshot: str, *, width: int = 1300,
+             path: str = "lab") -> Iterator[Any]:
+    """JupyterLab open in headless Chromium; a screenshot at the end."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        try:
+            page.goto(f"{lab.url}{path}?token={lab.token}")
+            page.wait_for_selector(".jp-LabShell", timeout=60_000)
+            yield page
+        finally:
+            page.screenshot(path=str(ARTIFACTS / screenshot))
+            browser.close()
+
+
+def open_sidebar(page: Any) -> Any:
+    """Click the sidebar's tab; return the sidebar."""
+    from playwright.sync_api import expect
+
+    page.locator(f'.jp-SideBar [data-id="open-agent-sidebar"]').click()
+    sidebar = page.locator(SIDEBAR)
+    expect(sidebar).to_be_visible(timeout=30_000)
+    return sidebar
+
+
+def submit(sidebar: Any, task: str) -> None:
+    sidebar.locator("textarea").fill(task)
+    sidebar.get_by_role("button", name="Submit").click()
+
+
+def test_submit_from_the_sidebar_and_see_rows_and_answer(hello_lab: JupyterProcess) -> None:
+    from playwright.sync_api import expect
+
+    with lab_page(hello_lab, "lab-sidebar-completed.png") as page:
+        sidebar = open_sidebar(page)
+        expect(sidebar.locator("textarea")).to_be_visible()
+        submit(sidebar, "Create hello.py that prints Hello World, then run it.")
+        timeline = sidebar.locator(".oa-Timeline")
+        rows = timeline.locator(".oa-Row-tool")
+        expect(rows).to_have_count(2, timeout=60_000)
+        expect(rows.nth(0)).to_contain_text("write_file")
+        expect(rows.nth(1)).to_contain_text("run_command")
+        expect(timeline.locator(".oa-Status")).to_have_text("completed", timeout=60_000)
+        expect(timeline.locator(".oa-Row-response strong")).to_have_text("hello.py")
+        rows.nth(1).locator("summary").click()
+        expect(rows.nth(1)).to_contain_text("Hello World")
+        expect(sidebar.locator(".oa-TaskRow").first).to_contain_text("completed")
+        expect(sidebar.locator("textarea")).to_be_visible()  # the form stays above
+
+
+def test_stop_kills_the_command_and_a_reload_keeps_following(
+        slow_lab: tuple[JupyterProcess, str]) -> None:
+    from playwright.sync_api import expect
+
+    lab, marker = slow_lab
+    with lab_page(lab, "lab-sidebar-stopped.png") as page:
+        sidebar = open_sidebar(page)
+        submit(sidebar, "Run the long command.")
+        expect(sidebar.locator(".oa-Row-tool")).to_have_count(2, timeout=60_000)
+        wait_for_process(marker)
+        page.reload()
+        page.wait_for_selector(".jp-LabShell", timeout=60_000)
+        sidebar = page.locator(SIDEBAR)
+        if not sidebar.is_visible():
+            sidebar = open_sidebar(page)
+        timeline = sidebar.locator(".oa-Timeline")
+        expect(timeline.locator(".oa-Row-tool")).to_have_count(2, timeout=60_000)
+        expect(timeline.locator(".oa-Status")).to_have_text("running")
+        expect(timeline.locator(".oa-Connection")).to_have_text("connected")
+        timeline.get_by_role("button", name="Stop").click()
+        expect(timeline.locator(".oa-Status")).to_have_text("cancelled", timeout=60_000)
+        expect(timeline.locator(".oa-Row-tool").nth(1)).to_contain_text("⊘")
+        assert processes_running(marker) == []
+
+
+def test_a_300px_sidebar_in_the_dark_theme_clips_no_control(hello_lab: JupyterProcess) -> None:
+    from playwright.sync_api import expect
+
+    with lab_page(hello_lab, "lab-sidebar-dark-300px.png", width=1000) as page:
+        page.evaluate("window.jupyterapp.commands.execute("
+                      "'apputils:change-theme', {theme: 'JupyterLab Dark'})")
+        expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1,
+                                                                                 timeout=30_000)
+        sidebar = open_sidebar(page)
+        submit(sidebar, "Create hello.py that prints Hello World, then run it.")
+        expect(sidebar.locator(".oa-Status").first).to_have_text("completed", timeout=60_000)
+        sidebar.locator(".oa-Options summary").click()
+        page.evaluate("""() => {
+            const panel = document.getElementById('open-agent-sidebar');
+            panel.parentElement.style.width = '300px';
+            window.dispatchEvent(new Event('resize'));
+        }""")
+        page.set_viewport_size({"width": 1000, "height": 900})
+        clipped = page.evaluate(CLIPPED_CONTROLS)
+        assert clipped == [], clipped
+        background = page.evaluate("getComputedStyle(document.getElementById("
+                                   "'open-agent-sidebar')).backgroundColor")
+        assert _dark(background), background
+
+
+#: Buttons, selects, inputs and textareas of the sidebar wider than the sidebar or whose text
+#: overflows them (the issue's "S…" and "compl…").
+CLIPPED_CONTROLS = """() => {
+    const side = document.getElementById('open-agent-sidebar');
+    const box = side.getBoundingClientRect();
+    const out = [];
+    for (const el of side.querySelectorAll('button, select, input, textarea, .oa-Status')) {
+        if (el.offsetParent === null) continue;
+        const r = el.getBoundingClientRect();
+        const text = (el.textContent || el.value || el.name || '').trim().slice(0, 30);
+        if (r.right > box.right + 1 || r.left < box.left - 1) out.push('outside: ' + text);
+        if (el.tagName === 'BUTTON' && el.scrollWidth > el.clientWidth + 1) out.push('cut: ' + text);
+        if (el.tagName === 'SELECT' && el.scrollWidth > el.clientWidth + 1) out.push('cut: ' + text);
+    }
+    return out;
+}"""
+
+
+def _dark(css_color: str) -> bool:
+    numbers = [int(n) for n in css_color[css_color.index("(") + 1:-1].split(",")[:3]]
+    return sum(numbers) / 3 < 100
+
+
+def test_an_agent_output_renders_from_the_server_after_the_kernel_is_gone(
+        tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from tests.notebook.test_browser import run_first_cell
+
+    with FakeLLM(default=hello_world) as llm:
+        lab = serve_lab(tmp_path, llm, "%load_ext open_agent_jupyter\n"
+                        "r = %agent Create hello.py that prints Hello World, then run it.")
+        try:
+            with lab_page(lab, "lab-output-renderer.png", path="lab/tree/agent.ipynb") as page:
+                page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=60_000)
+                run_first_cell(page)
+                output = page.locator(".jp-NotebookPanel .oa-TaskOutput")
+                expect(output.locator(".oa-Status")).to_have_text("completed", timeout=60_000)
+                page.keyboard.press("Control+s")
+                page.wait_for_timeout(500)
+                _shut_down_kernels(lab)
+                page.reload()
+                output = page.locator(".jp-NotebookPanel .oa-TaskOutput")
+                expect(output.locator(".oa-Row-tool")).to_have_count(2, timeout=60_000)
+                expect(output.locator(".oa-Status")).to_have_text("completed")
+                expect(output).to_contain_text("running it prints")
+                assert ANSWER
+        finally:
+            lab.close()
+
+
+def _shut_down_kernels(lab: JupyterProcess) -> None:
+    for kernel in httpx.get(f"{lab.url}api/kernels", headers=lab.headers).json():
+        httpx.delete(f"{lab.url}api/kernels/{kernel['id']}", headers=lab.headers)
+    assert httpx.get(f"{lab.url}api/kernels", headers=lab.headers).json() == []
