@@ -79,7 +79,10 @@ def build() -> int:
     import jupyterlab
 
     core = Path(jupyterlab.__file__).parent / "staging"
-    run("npm", "ci", "--no-audit", "--no-fund")
+    installed = SOURCE / "node_modules" / ".package-lock.json"
+    lock = SOURCE / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        run("npm", "ci", "--no-audit", "--no-fund")
     shutil.rmtree(SOURCE / "lib", ignore_errors=True)
     (SOURCE / "tsconfig.tsbuildinfo").unlink(missing_ok=True)
     run("npx", "tsc")

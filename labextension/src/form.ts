@@ -46,7 +46,7 @@ export class SubmitForm extends Widget {
   private iterations = input('number', 'max_iterations', 'server default');
   private budget = input('number', 'budget_cents', 'server default');
   private workingDir = input('text', 'working_dir');
-  private attach = input('checkbox', 'attach');
+  private attach = el('input', 'oa-Checkbox');
   private attachLabel = el(
     'span',
     'oa-AttachLabel',
@@ -68,6 +68,8 @@ export class SubmitForm extends Widget {
       this.backend.appendChild(option);
     }
     this.backend.name = 'backend';
+    this.attach.type = 'checkbox';
+    this.attach.name = 'attach';
     this.iterations.min = '1';
     this.budget.min = '0';
     this.submitButton = button(

@@ -132,7 +132,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     palette?.addItem({ command: CommandIDs.newTask, category: CAPTION });
     palette?.addItem({ command: CommandIDs.showTasks, category: CAPTION });
-    launcher?.add({ command: CommandIDs.newTask, category: 'Other', rank: 1 });
+    launcher?.add({
+      command: CommandIDs.newTask,
+      args: { isLauncher: true },
+      category: 'Other',
+      rank: 1
+    });
 
     if (notebooks) {
       addNotebookActions(app, notebooks, sidebar, reveal);

@@ -90,7 +90,7 @@ export class RowModel {
 
   /** How many tool calls there are. */
   get toolCalls(): number {
-    return this.calls.size;
+    return this.rows.filter(row => row.kind === 'tool').length;
   }
 
   /** The last `response` text (the answer), if any. */
@@ -130,7 +130,7 @@ export class RowModel {
   finish(): Row[] {
     const changed: Row[] = [];
     for (const row of this.calls.values()) {
-      if (row.state === 'running') {
+      if (row.kind === 'tool' && row.state === 'running') {
         row.state = 'no-result';
         row.version += 1;
         changed.push(row);
@@ -147,7 +147,7 @@ export class RowModel {
   private newCall(entry: ILogEntry, callId: string): IToolRow {
     return {
       kind: 'tool',
-      key: `call-${callId}`,
+      key: `call-${callId}-${entry.seq}`,
       seq: entry.seq,
       callId,
       tool: entry.tool ?? '?',
@@ -165,7 +165,8 @@ export class RowModel {
   private toolCall(entry: ILogEntry): IChange {
     const callId = entry.call_id ?? `seq-${entry.seq}`;
     const known = this.calls.get(callId);
-    if (known) {
+    // Call ids are unique within one LLM turn only: a finished call's id may come back.
+    if (known && known.state === 'running') {
       known.arguments = entry.arguments ?? known.arguments;
       known.tool = entry.tool ?? known.tool;
       known.version += 1;

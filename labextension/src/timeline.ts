@@ -77,7 +77,7 @@ export class TaskTimeline extends Widget {
       'oa-Earlier'
     );
     this.buildHeader();
-    this.earlier.hidden = true;
+    this.earlier.style.display = 'none';
     this.node.append(
       this.header,
       this.message,
@@ -223,7 +223,7 @@ export class TaskTimeline extends Widget {
       node.remove();
       this.elements.delete(key);
     }
-    this.earlier.hidden = start === 0;
+    this.earlier.style.display = start === 0 ? 'none' : '';
     this.earlier.textContent = `Show earlier (${start})`;
   }
 
@@ -299,8 +299,10 @@ export class TaskTimeline extends Widget {
   }
 
   private setConnection(state: ConnectionState): void {
-    this.connection.textContent = state;
-    this.connection.className = `oa-Connection oa-Connection-${state}`;
+    // A stream that ended with the task is not a lost connection.
+    const ended = state === 'disconnected' && !!this.stream?.finished;
+    this.connection.textContent = ended ? 'stream ended' : state;
+    this.connection.className = `oa-Connection oa-Connection-${ended ? 'ended' : state}`;
   }
 
   private showMessage(text: string): void {

@@ -54,6 +54,27 @@ describe('RowModel', () => {
     expect(row.version).toBe(2);
   });
 
+  it('gives a call id used again in a later turn a row of its own', () => {
+    const model = new RowModel();
+    for (const tool of ['write_file', 'run_command']) {
+      model.add(entry({ entry_type: 'tool_call', tool, call_id: 'call_0' }));
+      model.add(
+        entry({
+          entry_type: 'tool_result',
+          tool,
+          call_id: 'call_0',
+          ok: true,
+          content: tool
+        })
+      );
+    }
+    expect(model.rows.map(r => (r as IToolRow).result)).toEqual([
+      'write_file',
+      'run_command'
+    ]);
+    expect(new Set(model.rows.map(r => r.key)).size).toBe(2);
+  });
+
   it('ignores an entry seen before', () => {
     const model = new RowModel();
     const once = entry({ content: 'hm' });

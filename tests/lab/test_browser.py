@@ -32,7 +32,10 @@ def serve_lab(tmp_path: Path, llm: FakeLLM, *cells: str) -> JupyterProcess:
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                      "language": "python"}
         nbformat.write(nb, root / "agent.ipynb")
-    return JupyterProcess(root, engine_env(llm, root), app="lab")
+    # Settings and workspaces of its own: a theme or layout chosen in one test must not leak.
+    env = {**engine_env(llm, root), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces")}
+    return JupyterProcess(root, env, app="lab")
 
 
 @pytest.fixture
@@ -138,25 +141,34 @@ def test_a_300px_sidebar_in_the_dark_theme_clips_no_control(hello_lab: JupyterPr
     from playwright.sync_api import expect
 
     with lab_page(hello_lab, "lab-sidebar-dark-300px.png", width=1000) as page:
-        page.evaluate("window.jupyterapp.commands.execute("
-                      "'apputils:change-theme', {theme: 'JupyterLab Dark'})")
+        page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+        page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).click()
+        page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
         expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1,
                                                                                  timeout=30_000)
         sidebar = open_sidebar(page)
         submit(sidebar, "Create hello.py that prints Hello World, then run it.")
         expect(sidebar.locator(".oa-Status").first).to_have_text("completed", timeout=60_000)
         sidebar.locator(".oa-Options summary").click()
-        page.evaluate("""() => {
-            const panel = document.getElementById('open-agent-sidebar');
-            panel.parentElement.style.width = '300px';
-            window.dispatchEvent(new Event('resize'));
-        }""")
-        page.set_viewport_size({"width": 1000, "height": 900})
+        resize_sidebar(page, 300)
         clipped = page.evaluate(CLIPPED_CONTROLS)
         assert clipped == [], clipped
         background = page.evaluate("getComputedStyle(document.getElementById("
                                    "'open-agent-sidebar')).backgroundColor")
         assert _dark(background), background
+
+
+def resize_sidebar(page: Any, width: int) -> None:
+    """Drag the left area's split handle until the sidebar is ``width`` px wide."""
+    sidebar = page.locator(SIDEBAR)
+    box = sidebar.bounding_box()
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    grip = handle.bounding_box()
+    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + width, grip["y"] + grip["height"] / 2, steps=5)
+    page.mouse.up()
+    assert abs(sidebar.bounding_box()["width"] - width) <= 2, sidebar.bounding_box()
 
 
 #: Buttons, selects, inputs and textareas of the sidebar wider than the sidebar or whose text
