@@ -16,7 +16,13 @@ import pytest
 
 from tests.fakellm import FakeLLM, call, text
 from tests.notebook.conftest import ANSWER, JupyterProcess, engine_env, hello_world
-from tests.notebook.test_browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, pytestmark, wait_for_process
+from tests.notebook.test_browser import (
+    ARTIFACTS,
+    BROWSER_ARGS,
+    CHROMIUM,
+    pytestmark,
+    wait_for_process,
+)
 from tests.process_utils import processes_running
 
 __all__ = ["pytestmark"]
@@ -81,7 +87,7 @@ def open_sidebar(page: Any) -> Any:
     """Click the sidebar's tab; return the sidebar."""
     from playwright.sync_api import expect
 
-    page.locator(f'.jp-SideBar [data-id="open-agent-sidebar"]').click()
+    page.locator('.jp-SideBar [data-id="open-agent-sidebar"]').click()
     sidebar = page.locator(SIDEBAR)
     expect(sidebar).to_be_visible(timeout=30_000)
     return sidebar
