@@ -65,6 +65,9 @@ class RunState:
     notebook: NotebookContext | None = None
     #: Reviews each tool call before it runs (``agent.approval.Gate``); None: all allowed.
     approver: Approver | None = None
+    #: Calls in flight now, by key (``"llm"`` or a tool's call id): ``{"phase": "llm" |
+    #: "tool", "call_id"?, "since": ISO-8601}``; the task stream turns it into progress events.
+    in_flight: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -157,7 +160,8 @@ class ChatModel(Protocol):
         ...
 
 
-#: Receives a running cell's stream output as it comes: ``(stream name, text)``.
+#: Receives a running call's or cell's output as it comes: ``(stream name, text)``; a tool
+#: finds the one of its call in ``ToolContext.output`` (the seam is in ``agent.output``).
 OutputSink = Callable[[str, str], Awaitable[None]]
 
 

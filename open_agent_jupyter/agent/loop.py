@@ -17,14 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..exceptions import AgentStop, BadRequestError, BudgetExceeded, IterationLimitReached, LLMError
+from ..exceptions import (
+    AgentStop,
+    BadRequestError,
+    BudgetExceeded,
+    IterationLimitReached,
+    LLMError,
+    LLMTransientError,
+)
 from ..httpclient import async_client
 from ..tools import default_registry
 from ..tools.base import ToolContext, ToolRegistry, ToolResult
 from ..types import ChatModel, Completion, LogSink, Outcome, RunState, ToolCall
 from .context import elide_old_results
-from .events import LogEntry
+from .events import OPTIONAL_FIELDS, LogEntry, notice, now_iso
 from .images import image_message, strip_images
+from .output import CallOutput
 from .prompt import system_prompt
 
 NO_API_KEY = ("no API key: set OPENROUTER_API_KEY (e.g. `export OPENROUTER_API_KEY=sk-or-...`; "
@@ -49,6 +57,8 @@ class Agent:
         self.messages: list[dict[str, Any]] = []
         #: False once the endpoint refused an image: descriptions go instead.
         self.images_ok = True
+        #: estimate figures already reported as passed (a notice says so once each)
+        self.passed: set[str] = set()
 
     async def run(self, task: str) -> Outcome:
         """Run ``task`` to its end and say how it ended."""
@@ -70,7 +80,9 @@ class Agent:
     async def step(self) -> None:
         """One iteration: check the limits, ask the model, run what it asked for."""
         self.check_limits()
-        await self.execute(await self.query())
+        completion = await self.query()
+        await self.note_estimate()
+        await self.execute(completion)
 
     def check_limits(self) -> None:
         """Raise ``AgentStop`` when the iteration limit or the budget is reached."""
@@ -88,17 +100,43 @@ class Agent:
     async def query(self) -> Completion:
         """Ask the model for its next turn and record the usage."""
         self.state.iterations += 1
-        elide_old_results(self.messages, self.settings.context_tokens)
+        limit = self.settings.context_tokens
+        elided = elide_old_results(self.messages, limit)
+        if elided:
+            await self.sink(notice("elision", f"{elided} earlier tool result(s) elided to keep "
+                                   f"the context under {limit:,} tokens (CONTEXT_TOKENS)",
+                                   elided=elided, context_tokens=limit))
+        self.state.in_flight["llm"] = {"phase": "llm", "since": now_iso()}
         try:
-            completion = await self.llm.complete(self.messages, self.tools.schemas())
+            completion = await self.complete()
+        finally:
+            self.state.in_flight.pop("llm", None)
+        self.state.usage.add(completion.usage)
+        self.messages.append(completion.message())
+        return completion
+
+    async def complete(self) -> Completion:
+        """One LLM call; an endpoint that refuses images gets text descriptions instead."""
+        try:
+            return await self.llm.complete(self.messages, self.tools.schemas())
         except BadRequestError:
             if not strip_images(self.messages):
                 raise
             self.images_ok = False  # this endpoint takes no images: text descriptions instead
-            completion = await self.llm.complete(self.messages, self.tools.schemas())
-        self.state.usage.add(completion.usage)
-        self.messages.append(completion.message())
-        return completion
+            return await self.llm.complete(self.messages, self.tools.schemas())
+
+    async def note_estimate(self) -> None:
+        """Say once when the task goes past its estimated iterations or cost."""
+        estimate = self.state.estimate or {}
+        actual = {"iterations": self.state.iterations, "cost_usd": self.state.usage.cost_usd}
+        for key, label in (("iterations", "iterations"), ("cost_usd", "cost (USD)")):
+            expected = estimate.get(key)
+            if key in self.passed or not expected or actual[key] <= expected:
+                continue
+            self.passed.add(key)
+            await self.sink(notice("estimate", f"past the estimate: {label} {actual[key]:.4g} "
+                                   f"(estimated {expected:.4g})", figure=key,
+                                   estimated=expected, actual=actual[key]))
 
     async def execute(self, completion: Completion) -> None:
         """Run the turn's tool calls concurrently and feed the results back in call order."""
@@ -141,11 +179,20 @@ class Agent:
 
     async def run_tool(self, call: ToolCall) -> ToolResult:
         """Execute one call (never raises but for cancellation) and log its result."""
+        output = CallOutput(self.sink, call.name, call.id)
+        self.state.in_flight[call.id] = {"phase": "tool", "call_id": call.id, "since": now_iso()}
         started = time.perf_counter()
-        result = await self.tools.execute(call.name, call.arguments, self.ctx)
+        try:
+            result = await self.tools.execute(call.name, call.arguments,
+                                              self.ctx.with_output(output))
+        finally:
+            self.state.in_flight.pop(call.id, None)
+            await output.close()  # every tool_output of the call goes before its result
         duration = round((time.perf_counter() - started) * 1000, 1)
+        extra = {k: v for k, v in (result.extra or {}).items() if k in OPTIONAL_FIELDS}
         await self.sink(LogEntry("tool_result", result.output, tool=call.name, call_id=call.id,
-                                 ok=result.ok, duration_ms=duration, outputs=result.outputs))
+                                 ok=result.ok, duration_ms=duration, outputs=result.outputs,
+                                 **extra))
         return result
 
 
@@ -163,12 +210,24 @@ class LocalBackend:
 
         async with async_client() as http:
             state.estimate = await estimate.make_estimate(task, settings, http)
-            agent = Agent(LLMClient(settings, http), default_registry(state.notebook is not None),
+            agent = Agent(LLMClient(settings, http, on_retry=retry_notifier(sink)),
+                          default_registry(state.notebook is not None),
                           ToolContext(settings, http, notebook=state.notebook), sink, state)
             try:
                 return await agent.run(task)
             finally:
                 state.estimate = estimate.settle_estimate(state.estimate, state)
+
+
+def retry_notifier(sink: LogSink) -> Any:
+    """An ``on_retry`` for ``LLMClient`` that logs each retry as a ``notice``."""
+    async def on_retry(attempt: int, max_retries: int, error: LLMTransientError,
+                       wait: float) -> None:
+        await sink(notice("retry", f"LLM call failed ({error.message}); retry {attempt} of "
+                          f"{max_retries} in {wait:.1f} s", attempt=attempt,
+                          max_retries=max_retries, reason=error.message,
+                          wait_s=round(wait, 3)))
+    return on_retry
 
 
 def _precondition(settings: Settings) -> str | None:

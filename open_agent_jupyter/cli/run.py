@@ -99,6 +99,8 @@ class LogPrinter:
         self.out = out
         self.state = state
         self.seq = 0
+        #: the last tool_output left its line unfinished
+        self.open_line = False
 
     async def __call__(self, entry: LogEntry) -> None:
         if self.seq == 0:
@@ -116,9 +118,19 @@ class LogPrinter:
                   f"≈${estimate.get('cost_usd', 0):.4f}", file=self.out, flush=True)
 
     def show(self, entry: LogEntry) -> None:
-        """Print one entry."""
+        """Print one entry (a command's output as it comes, unindented)."""
         kind = entry.entry_type
-        if kind == "tool_call":
+        if kind == "tool_output":
+            self.out.write(entry.content)
+            self.out.flush()
+            self.open_line = not entry.content.endswith("\n")
+            return
+        if self.open_line:
+            self.out.write("\n")
+            self.open_line = False
+        if kind == "notice":
+            line = f"! {entry.content}"
+        elif kind == "tool_call":
             line = f"→ {entry.content}"
         elif kind == "tool_result":
             mark = "ok" if entry.ok else "error"

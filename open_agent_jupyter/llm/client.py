@@ -34,7 +34,13 @@ from ..config import Settings
 from ..types import Completion
 from .pricing import get_price
 from .response import Reply, decode_json, error_message, parse_completion, read_stream
-from .retry import error_for_exception, error_for_status, parse_retry_after, with_retries
+from .retry import (
+    RetryCallback,
+    error_for_exception,
+    error_for_status,
+    parse_retry_after,
+    with_retries,
+)
 from .tokens import estimate_tokens
 
 APP_URL = "https://pypi.org/project/open-agent-jupyter/"
@@ -59,8 +65,11 @@ class LLMClient:
     """A ``types.ChatModel`` over an OpenAI-compatible endpoint."""
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient, *,
-                 request_cost: bool | None = None, backoff_base: float = 1.0) -> None:
+                 request_cost: bool | None = None, backoff_base: float = 1.0,
+                 on_retry: RetryCallback | None = None) -> None:
+        """``on_retry`` is told of each retry before its wait (``retry.with_retries``)."""
         self.settings = settings
+        self.on_retry = on_retry
         self.http = http
         self.request_cost = is_openrouter(settings.base_url) if request_cost is None \
             else request_cost
@@ -73,7 +82,7 @@ class LLMClient:
         """One chat-completions call with retries; raises ``LLMError`` subclasses."""
         body = self.request_body(messages, tools)
         reply = await with_retries(lambda: self._attempt(body), self.settings.max_retries,
-                                   self.backoff_base)
+                                   self.backoff_base, self.on_retry)
         usage = reply.completion.usage
         if not reply.usage_reported:
             usage.prompt_tokens = estimate_tokens(body["messages"]) + estimate_tokens(tools)

@@ -161,9 +161,17 @@ def retry_delay(attempt: int, backoff_base: float, retry_after: float | None = N
     return min(delay * (1 + random.uniform(0, 0.25)), BACKOFF_CAP)
 
 
+#: Told of each retry before its wait: ``(retry number from 1, max_retries, error, seconds)``.
+RetryCallback = Callable[[int, int, LLMTransientError, float], Awaitable[None]]
+
+
 async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int,
-                       backoff_base: float = 1.0) -> T:
-    """Await ``call()``, retrying transient LLM errors; raise the last one when out of retries."""
+                       backoff_base: float = 1.0, on_retry: RetryCallback | None = None) -> T:
+    """Await ``call()``, retrying transient LLM errors; raise the last one when out of retries.
+
+    Each retry is announced to ``on_retry`` (the loop logs it as a ``notice``); nothing is
+    written to stderr, which inside a kernel would land in the person's cell.
+    """
     attempt = 0
     while True:
         try:
@@ -172,7 +180,9 @@ async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int,
             if attempt >= max_retries:
                 raise
             delay = retry_delay(attempt, backoff_base, err.retry_after)
-            log.warning("LLM call failed (%s); retry %d/%d in %.2fs",
-                        err.message, attempt + 1, max_retries, delay)
+            log.info("LLM call failed (%s); retry %d/%d in %.2fs",
+                     err.message, attempt + 1, max_retries, delay)
+            if on_retry is not None:
+                await on_retry(attempt + 1, max_retries, err, delay)
             await asyncio.sleep(delay)
             attempt += 1

@@ -5,6 +5,7 @@ extension, or ``--local``). It offers the same methods as ``AgentClient`` and re
 same JSON shapes, so the magic, the widget and the panel do not care where tasks run.
 The loop has its own thread so it works inside a kernel whose loop is already running.
 Tasks are kept in memory by default (``OPEN_AGENT_LOCAL_DB`` names a SQLite file instead).
+The engine writes nothing to the cell's stderr: its news goes through the task's log.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import getpass
+import logging
 import os
 import threading
 from collections.abc import Coroutine, Iterator
@@ -38,6 +40,7 @@ class LocalRunner:
         from ..tasks.manager import TaskManager
         from ..tasks.store import TaskStore
 
+        quiet_engine_logs()
         self.settings = settings or Settings.from_env()
         path = store_path or os.environ.get("OPEN_AGENT_LOCAL_DB") or ":memory:"
         self.loop = asyncio.new_event_loop()
@@ -192,6 +195,17 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (some containers)
         return str(os.getuid())
+
+
+def quiet_engine_logs() -> None:
+    """Keep the engine's log records out of the cell's stderr (Python's last-resort handler).
+
+    In a kernel, what the person should know reaches them through the task's log
+    (``notice`` and ``error`` entries); a handler the user configures still gets the records.
+    """
+    logger = logging.getLogger("open_agent_jupyter")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 def local_runner() -> LocalRunner:

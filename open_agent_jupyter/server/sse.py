@@ -8,7 +8,10 @@ Frames (DESIGN.md §4)::
 
 an ``approval`` entry also as ``event: approval`` (no id, the record as data, live and
 on replay), and a final ``event: done`` (no id) with the manager's done dict, then the stream
-closes. Resume with the ``Last-Event-ID`` header (or ``?last_event_id=N`` for clients
+closes. While an LLM or tool call is in flight, ``event: progress`` frames (no id, not
+stored) ``{"phase": "llm" | "tool", "call_id"?, "since"}`` go out every
+``progress_interval`` seconds, one per call, so a client can tell a slow call from a dead
+connection. Resume with the ``Last-Event-ID`` header (or ``?last_event_id=N`` for clients
 that cannot set headers). A ``: keep-alive`` comment goes out every
 ``keepalive_interval`` seconds of silence. When the client goes away the handler
 stops waiting at once (``on_connection_close``) and closes the subscription.
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -41,6 +44,8 @@ class TaskStreamHandler(OpenAgentHandler):
 
     #: Seconds of silence before a keep-alive comment (tests shorten it).
     keepalive_interval: float = 15.0
+    #: Seconds between progress frames while a call is in flight (DESIGN §12.7: at most 5).
+    progress_interval: float = 2.0
     #: Streams open right now (all handlers); lets tests see subscriptions freed.
     open_streams: int = 0
 
@@ -61,7 +66,7 @@ class TaskStreamHandler(OpenAgentHandler):
         TaskStreamHandler.open_streams += 1
         try:
             await self.flush()  # headers now, so the client knows the stream is open
-            await self._pump(events, gone)
+            await self._pump(events, gone, lambda: manager.in_flight(task_id))
         except StreamClosedError:
             pass  # the client went away mid-write; nothing left to tell it
         finally:
@@ -72,22 +77,35 @@ class TaskStreamHandler(OpenAgentHandler):
             self.finish(set_content_type="text/event-stream; charset=utf-8")
 
     async def _pump(self, events: AsyncIterator[tuple[str, dict[str, Any]]],
-                    client_gone: asyncio.Event) -> None:
+                    client_gone: asyncio.Event,
+                    in_flight: Callable[[], list[dict[str, Any]]]) -> None:
         """Forward events until ``done``, the end of the stream or the client's exit."""
         gone = asyncio.ensure_future(client_gone.wait())
         following: asyncio.Future[tuple[str, dict[str, Any]]] | None = None
+        clock = asyncio.get_running_loop().time
+        wrote = progressed = clock()
         try:
             while True:
                 if following is None:
                     following = asyncio.ensure_future(anext(events))
-                done, _ = await asyncio.wait({following, gone}, timeout=self.keepalive_interval,
+                wait = min(self.progress_interval, self.keepalive_interval)
+                done, _ = await asyncio.wait({following, gone}, timeout=wait,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if gone in done:
                     return
+                if clock() - progressed >= self.progress_interval:
+                    progressed = clock()
+                    frames = [format_event("progress", call) for call in in_flight()]
+                    if frames:
+                        self.write("".join(frames))
+                        wrote = progressed
                 if not done:
-                    self.write(": keep-alive\n\n")
+                    if clock() - wrote >= self.keepalive_interval:
+                        self.write(": keep-alive\n\n")
+                        wrote = clock()
                     await self.flush()
                     continue
+                wrote = clock()
                 try:
                     event, data = following.result()
                 except StopAsyncIteration:

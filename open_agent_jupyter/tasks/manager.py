@@ -315,6 +315,13 @@ class TaskManager(SharedStore, StorageFaults):
             live.announced = figures
             self._announce(live.snapshot())
 
+    def in_flight(self, task_id: str) -> list[dict[str, Any]]:
+        """The task's LLM / tool calls in flight now: ``{"phase", "call_id"?, "since"}`` each."""
+        live = self._active.get(task_id)
+        if live is None or not live.started:
+            return []
+        return [dict(call) for call in live.state.in_flight.values()]
+
     def subscriber_count(self, task_id: str) -> int:
         """How many streams follow the task now (0 once it has ended)."""
         live = self._active.get(task_id)

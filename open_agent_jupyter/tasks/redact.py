@@ -17,10 +17,12 @@ __all__ = ["MASK", "MIN_SECRET_LENGTH", "redact_entry", "redact_text", "secret_v
 
 
 def redact_entry(data: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
-    """A log entry dict with secrets masked in its content and arguments (in place)."""
+    """A log entry dict with secrets masked in its content, diff and arguments (in place)."""
     if not secrets:
         return data
     data["content"] = redact_text(data["content"], secrets)
+    if data.get("diff"):
+        data["diff"] = redact_text(data["diff"], secrets)
     arguments = data.get("arguments")
     if arguments:
         encoded = json.dumps(arguments, ensure_ascii=False)

@@ -24,7 +24,7 @@ import httpx
 
 from ..config import Settings
 from ..redact import redact_text, registered_secrets, secret_values
-from ..types import NotebookContext
+from ..types import NotebookContext, OutputSink
 from .untrusted import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, mark_untrusted
 
 __all__ = ["UNTRUSTED_CLOSE", "UNTRUSTED_OPEN", "Tool", "ToolContext", "ToolError",
@@ -51,6 +51,8 @@ class ToolResult:
     outputs: list[dict[str, Any]] | None = None
     #: Images for the model as ``{"mime", "data" (base64), "description"}``.
     images: list[dict[str, str]] | None = None
+    #: Extra fields for the ``tool_result`` entry (write_file: ``created``, ``diff``).
+    extra: dict[str, Any] | None = None
 
     @classmethod
     def error(cls, message: str) -> ToolResult:
@@ -64,12 +66,19 @@ class ToolResult:
 
 @dataclass
 class ToolContext:
-    """What a tool may use: the task's settings, its working dir and an HTTP client."""
+    """What a tool may use: the task's settings, its working dir, an HTTP client, and
+    (per call) where its output goes as it is produced (``agent.output`` describes it)."""
 
     settings: Settings
     http: httpx.AsyncClient | None = None
     #: The task's kernel and notebooks; None when the task has no notebook tools.
     notebook: NotebookContext | None = None
+    #: The running call's live output, or None when nobody follows it.
+    output: OutputSink | None = None
+
+    def with_output(self, output: OutputSink | None) -> ToolContext:
+        """A copy for one call whose live output goes to ``output``."""
+        return dataclasses.replace(self, output=output)
 
     @property
     def working_dir(self) -> Path:
@@ -165,7 +174,9 @@ class ToolRegistry:
         result = await self._run(name, raw_arguments, ctx)
         output = redact_text(result.output, ctx.secrets) or ""
         outputs = _redact_outputs(result.outputs, ctx.secrets)
-        return dataclasses.replace(result, output=cap_text(output), outputs=outputs)
+        extra = {k: redact_text(v, ctx.secrets) if isinstance(v, str) else v
+                 for k, v in result.extra.items()} if result.extra else result.extra
+        return dataclasses.replace(result, output=cap_text(output), outputs=outputs, extra=extra)
 
     async def _run(self, name: str, raw_arguments: str | dict[str, Any] | None,
                    ctx: ToolContext) -> ToolResult:

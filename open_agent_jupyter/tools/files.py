@@ -9,6 +9,9 @@ never waits on a slow disk. Decisions where the contract is silent:
   bytes or that are not UTF-8 are refused as binary.
 - ``delete_file`` removes files, symlinks and *empty* directories; a non-empty
   directory is refused (the model can use ``run_command`` with ``rm -r``).
+- ``write_file``'s result carries ``created`` and, when it replaced a UTF-8 text file of
+  at most ``DIFF_SOURCE_LIMIT`` bytes, ``diff`` (unified, capped at ``DIFF_LIMIT``); the
+  model reads only the one-line summary.
 - ``list_directory`` skips ``SKIPPED_DIRS`` (shown, not entered) and stops after
   ``MAX_ENTRIES`` entries with a note.
 """
@@ -16,11 +19,12 @@ never waits on a slow disk. Decisions where the contract is silent:
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 from pathlib import Path
 from typing import Any
 
-from .base import OUTPUT_LIMIT, Tool, ToolContext, ToolError, ToolResult
+from .base import OUTPUT_LIMIT, Tool, ToolContext, ToolError, ToolResult, cap_text
 
 #: Files larger than this are only read with an explicit line range.
 READ_LIMIT_BYTES = 10 * 1024 * 1024
@@ -29,6 +33,9 @@ SKIPPED_DIRS = frozenset({
     ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox",
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints",
 })
+#: Characters of write_file's diff kept (head and tail); larger old files get no diff.
+DIFF_LIMIT = 20_000
+DIFF_SOURCE_LIMIT = 2 * 1024 * 1024
 #: Entries shown by one list_directory call.
 MAX_ENTRIES = 500
 _SNIFF_BYTES = 8192
@@ -138,10 +145,37 @@ def _write(path: Path, content: str) -> ToolResult:
     except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800") has no UTF-8 form
         raise ToolError(f"content has a character with no UTF-8 form at position {exc.start} "
                         f"({content[exc.start]!r}); nothing written") from None
+    before = _old_text(path) if existed else None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     verb = "Overwrote" if existed else "Created"
-    return ToolResult(ok=True, output=f"{verb} {path} ({len(data):,} bytes written)")
+    extra: dict[str, Any] = {"created": not existed}
+    if before is not None:
+        extra["diff"] = cap_text(unified_diff(before, content, str(path)), DIFF_LIMIT)
+    return ToolResult(ok=True, output=f"{verb} {path} ({len(data):,} bytes written)",
+                      extra=extra)
+
+
+def _old_text(path: Path) -> str | None:
+    """The file's text before it is replaced, or None when it is not a (small) text file."""
+    if not path.is_file() or path.stat().st_size > DIFF_SOURCE_LIMIT:
+        return None
+    raw = path.read_bytes()
+    if b"\0" in raw:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def unified_diff(before: str, after: str, name: str) -> str:
+    """A unified diff of a file's two texts (``--- a/name`` / ``+++ b/name``)."""
+    lines = difflib.unified_diff(before.splitlines(keepends=True),
+                                 after.splitlines(keepends=True),
+                                 fromfile=f"a/{name}", tofile=f"b/{name}")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in lines)
 
 
 class DeleteFile(Tool):

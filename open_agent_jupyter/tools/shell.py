@@ -5,12 +5,14 @@ and pagers/prompts disabled, so an interactive program cannot hang the task. On
 timeout, and when the awaiting task is cancelled, the whole process group gets
 SIGKILL (background jobs included); cancellation is then re-raised. A command
 that exits while a background job still holds its output is not waited for:
-after ``PIPE_GRACE`` seconds the tool answers with what it has.
+after ``PIPE_GRACE`` seconds the tool answers with what it has. While it runs, stdout
+and stderr go to ``ctx.output`` as they come (``agent.output`` coalesces and caps them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import os
 import shutil
@@ -18,6 +20,7 @@ import signal
 from typing import Any
 
 from ..procs import Command, current_watch
+from ..types import OutputSink
 from .base import Tool, ToolContext, ToolError, ToolResult, cap_text
 from .untrusted import from_network, mark_untrusted
 
@@ -74,9 +77,16 @@ class _Capture:
         return cap_text(raw.decode("utf-8", "replace"), limit)
 
 
-async def _pump(stream: asyncio.StreamReader, capture: _Capture) -> None:
+async def _pump(stream: asyncio.StreamReader, capture: _Capture, name: str,
+                output: OutputSink | None) -> None:
+    """Capture a pipe; with ``output``, also hand each piece on as it comes (as text)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
     while chunk := await stream.read(1 << 16):
         capture.add(chunk)
+        if output is not None:
+            await output(name, decoder.decode(chunk))
+    if output is not None:
+        await output(name, decoder.decode(b"", final=True))
 
 
 def _kill_group(pid: int) -> None:
@@ -116,7 +126,8 @@ class RunCommand(Tool):
             env={**command_env(), **command.env})
         command.spawned(proc.pid)
         out, err = _Capture(), _Capture()
-        pumps = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err))  # type: ignore[arg-type]
+        pumps = asyncio.gather(_pump(proc.stdout, out, "stdout", ctx.output),  # type: ignore[arg-type]
+                               _pump(proc.stderr, err, "stderr", ctx.output))  # type: ignore[arg-type]
         pumps.add_done_callback(_retrieve)
         try:
             timed_out, detached = await _wait(proc, pumps, timeout, command)

@@ -38,7 +38,10 @@ async def test_task_writes_file_and_answers(fake_llm: FakeLLM, settings: Setting
     assert outcome.result == "Created hello.py; it prints Hello World."
     assert (Path(settings.working_dir) / "hello.py").read_text() == "print('Hello World')\n"
     kinds = [e.entry_type for e in sink.entries]
-    assert kinds == ["thinking", "tool_call", "tool_result", "tool_call", "tool_result", "response"]
+    assert kinds == ["thinking", "tool_call", "tool_result", "tool_call", "tool_output",
+                     "tool_result", "response"]
+    assert sink.of("tool_output")[0].content == "Hello World\n"
+    assert sink.of("tool_result")[0].created is True
     run_result = sink.of("tool_result")[1]
     assert run_result.ok and "Hello World" in run_result.content
     assert sink.of("tool_call")[0].arguments == {"path": "hello.py",

@@ -40,13 +40,23 @@ def retry_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_429_honours_retry_after_then_succeeds(
         fake_llm: FakeLLM, make_client: Callable[..., LLMClient],
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.INFO)
     fake_llm.script(fault(429, "slow down", headers={"Retry-After": "1"}), text("ok"))
-    completion = await make_client().complete(MESSAGES, TOOLS)
+    told: list[tuple[int, int, str, float]] = []
+
+    async def on_retry(attempt: int, most: int, error: LLMError, wait: float) -> None:
+        told.append((attempt, most, error.message, wait))
+
+    client = make_client()
+    client.on_retry = on_retry
+    completion = await client.complete(MESSAGES, TOOLS)
     assert completion.content == "ok"
     assert chat_count(fake_llm) == 2
     [line] = retry_logs(caplog)
     assert "HTTP 429" in line and "in 1.00s" in line  # not the 0.01 s backoff
+    [(attempt, _, reason, wait)] = told
+    assert attempt == 1 and "HTTP 429" in reason and wait == 1.0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # nothing on stderr
 
 
 @pytest.mark.parametrize("stream", [True, False])
@@ -123,7 +133,7 @@ async def test_cut_stream_forever_is_stream_cut_error(
 async def test_connection_refused_after_retries(
         make_client: Callable[..., LLMClient], closed_port: int,
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.INFO)
     client = make_client(base_url=f"http://127.0.0.1:{closed_port}/v1", max_retries=2)
     with pytest.raises(LLMConnectionError, match="could not reach the LLM endpoint"):
         await client.complete(MESSAGES, TOOLS)

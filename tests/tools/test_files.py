@@ -89,6 +89,23 @@ async def test_write_file_creates_parents_and_counts_bytes(call, work: Path) -> 
     assert (work / "deep/er/new.txt").read_text() == "x"
 
 
+async def test_write_file_says_created_and_diffs_a_replaced_text_file(call, work: Path) -> None:
+    first = await call("write_file", path="app.py", content="a = 1\nb = 2\n")
+    assert first.extra == {"created": True}
+    again = await call("write_file", path="app.py", content="a = 1\nb = 3\nc = 4")
+    assert again.extra is not None and again.extra["created"] is False
+    diff = again.extra["diff"].splitlines()
+    assert diff[:2] == [f"--- a/{work / 'app.py'}", f"+++ b/{work / 'app.py'}"]
+    assert "-b = 2" in diff and "+b = 3" in diff and "+c = 4" in diff
+    assert diff[-1] == "\\ No newline at end of file"
+    (work / "blob.bin").write_bytes(b"\0\1\2")
+    binary = await call("write_file", path="blob.bin", content="text now")
+    assert binary.extra == {"created": False}  # no diff of a binary file
+    (work / "huge.txt").write_text("x\n" * (files.DIFF_SOURCE_LIMIT // 2 + 10))
+    huge = await call("write_file", path="huge.txt", content="small")
+    assert huge.extra == {"created": False}
+
+
 async def test_write_file_onto_a_directory_fails(call, work: Path) -> None:
     (work / "folder").mkdir()
     result = await call("write_file", path="folder", content="x")
