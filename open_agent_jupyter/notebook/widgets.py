@@ -96,7 +96,10 @@ class TaskWidget(widgets.VBox):
         self.pages_box = widgets.VBox()
         self.answer = widgets.Output()
         self.message = widgets.HTML()
-        bar = widgets.HBox([self.stop_button, self.conn_label],
+        from .export_bar import ExportBar
+
+        self.export_bar = ExportBar(self)
+        bar = widgets.HBox([self.stop_button, self.conn_label, self.export_bar],
                            layout=widgets.Layout(align_items="center"))
         super().__init__([self.header, bar, self.earlier_button, self.pages_box,
                           self.answer, self.message])
@@ -123,6 +126,7 @@ class TaskWidget(widgets.VBox):
         if self.closed:
             return
         self.task_id = task.get("id", self.task_id)
+        self.export_bar.show_link()
         self.info.update({k: v for k, v in task.items() if k != "log"})
         status = str(task.get("status") or self.status)
         if status in ("completed", "failed", "cancelled"):

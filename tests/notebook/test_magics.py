@@ -116,3 +116,39 @@ def test_option_splitting_keeps_the_task_verbatim() -> None:
         fill_task("{d[missing]}", {"d": {}})
     with pytest.raises(UsageError):
         fill_task("{n[0]}", {"n": 3})
+
+
+def test_the_widget_exports_its_task_as_a_notebook(shell: Any, local_engine: Path,
+                                                   tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import nbformat
+
+    from open_agent_jupyter.notebook import local
+    from open_agent_jupyter.notebook.widgets import TaskWidget
+
+    r = shell.run_line_magic("agent", "Create hello.py that prints Hello World")
+    monkeypatch.chdir(tmp_path)  # a kernel's cwd: the notebook's folder
+    widget = TaskWidget(local.local_runner(), r.id)
+    assert widget.export_bar.note.value == ""  # no server: no download link
+    widget.export_bar.button.click()
+    (path,) = tmp_path.glob("open-agent-*.ipynb")
+    assert path.name.endswith(f"-{r.id[:8]}.ipynb")
+    assert f"href='{path.name}'" in widget.export_bar.note.value
+    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    nbformat.validate(nb)
+    assert [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "code"] == [
+        "%%writefile hello.py", "%%bash"]
+    widget.close()
+
+
+def test_a_server_task_links_to_its_download() -> None:
+    from open_agent_jupyter.notebook.client import AgentClient
+    from open_agent_jupyter.notebook.widgets import TaskWidget
+
+    with AgentClient("http://127.0.0.1:9/user/ann/", "t") as client:
+        widget = TaskWidget(client, "0b3c5d6e-1")
+        assert ("href='/user/ann/api/task/0b3c5d6e-1/notebook' download"
+                in widget.export_bar.note.value)
+        assert widget.export_bar.export() is None  # the server is unreachable: said, not raised
+        assert "could not export" in widget.export_bar.note.value
+        widget.close()
