@@ -26,8 +26,8 @@ from traitlets import Bool, Dict, Float, Instance, Integer, List, Unicode, defau
 from .._version import __version__
 from ..config import ENV_NAMES, Settings
 from ..exceptions import ConfigError, OpenAgentError
-from ..redact import register_secret, unregister_secret
 from .handlers import default_handlers
+from .hardening import ServerSecrets
 from .notebook_edits import PendingEdits
 from .task_events import TaskEventHub
 
@@ -220,11 +220,16 @@ class OpenAgent(ExtensionApp):
     _env_error: str | None = None
     _starting: asyncio.Task[None] | None = None
     _saved_env: dict[str, str | None] | None = None
-    _secrets: list[str]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._secrets = []
+        #: The task API token (kernels' OPEN_AGENT_TOKEN), registered secrets, scrubbed env.
+        self.server_secrets = ServerSecrets()
+
+    @property
+    def task_token(self) -> str:
+        """The token kernels get: it opens ``/api/task*`` and ``/api/tasks*`` only."""
+        return self.server_secrets.task_token
 
     @property
     def env_settings(self) -> Settings:
@@ -256,6 +261,9 @@ class OpenAgent(ExtensionApp):
         if self.serve_guard is not None:
             self.serve_guard(self.serverapp)
         self.export_environment()
+        self.server_secrets.register(self.task_token)
+        if self.serverapp is not None:
+            _ = self.serverapp.identity_provider.token  # read before JUPYTER_TOKEN goes
         try:
             self.agent_settings = self.build_settings()
             self._warn_permissive_alias()
@@ -266,6 +274,7 @@ class OpenAgent(ExtensionApp):
         except ConfigError as err:
             self.config_error = str(err)
             self.log.error("Open Agent is disabled by a configuration error: %s", err)
+        self.server_secrets.harden()  # the key and the token are read: out of the environment
 
     def _warn_permissive_alias(self) -> None:
         """APPROVALS wins over its alias OPENCODE_PERMISSIVE when both are set: say so once."""
@@ -283,11 +292,12 @@ class OpenAgent(ExtensionApp):
         if path != ":memory:":
             path = str(Path(path).expanduser())
         token = getattr(self.serverapp.identity_provider, "token", None) if self.serverapp else None
-        self._register(token)
+        self.server_secrets.register(token)
         from .attach import notebook_tools
 
         return TaskManager(settings, TaskStore(path), max_running=self.max_running,
-                           secrets=[token] if token else [], notebook_tools=notebook_tools(self))
+                           secrets=[token, self.task_token] if token else [self.task_token],
+                           notebook_tools=notebook_tools(self))
 
     def initialize_handlers(self) -> None:
         """Register the REST + SSE handlers (base_url is prepended by ExtensionApp)."""
@@ -301,7 +311,8 @@ class OpenAgent(ExtensionApp):
             self._announce()
 
     def _announce(self) -> None:
-        url, token = os.environ.get(URL_VAR, ""), os.environ.get(TOKEN_VAR, "")
+        url = os.environ.get(URL_VAR, "")
+        token = self.serverapp.identity_provider.token if self.serverapp else ""
         print(f"\nOpen Agent API: {url}?token={token}\n"
               f"  curl -H 'Authorization: token {token}' {url}api/tasks\n", flush=True)
 
@@ -335,24 +346,20 @@ class OpenAgent(ExtensionApp):
         self._starting = None
         self.task_events.close()
         self._restore_environment()
-        for secret in self._secrets:
-            unregister_secret(secret)
-        self._secrets = []
-
-    def _register(self, secret: str | None) -> None:
-        """Mask ``secret`` in every tool result of this process until the extension stops."""
-        if secret:
-            register_secret(secret)
-            self._secrets.append(secret)
+        self.server_secrets.restore()
 
     def export_environment(self) -> None:
-        """Put OPEN_AGENT_URL and OPEN_AGENT_TOKEN in os.environ so kernels inherit them."""
+        """Put OPEN_AGENT_URL and OPEN_AGENT_TOKEN in os.environ so kernels inherit them.
+
+        The token is the task API token, never Jupyter's: a kernel (and so the agent's code)
+        can submit and follow tasks with it, but not reach kernels, contents or terminals.
+        """
         if self.serverapp is None or self.serverapp.sock:
             return
         if self._saved_env is None:
             self._saved_env = {name: os.environ.get(name) for name in (URL_VAR, TOKEN_VAR)}
         os.environ[URL_VAR] = server_url(self.serverapp)
-        os.environ[TOKEN_VAR] = self.serverapp.identity_provider.token or ""
+        os.environ[TOKEN_VAR] = self.task_token
 
     def _restore_environment(self) -> None:
         for name, value in (self._saved_env or {}).items():

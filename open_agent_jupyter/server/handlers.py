@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from jupyter_server.auth import User
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.call_context import CallContext
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
@@ -27,6 +29,13 @@ from ..exceptions import (
     TaskNotFoundError,
 )
 from .attach import check_attachment
+from .hardening import (
+    TASK_PATHS,
+    TaskTokenAuthorizer,
+    is_task_token,
+    request_token,
+    task_token_user,
+)
 from .validation import (
     TASK_ID_RE,
     parse_approval_body,
@@ -52,14 +61,47 @@ _OPENAPI_TEXT: str | None = None
 
 
 class OpenAgentHandler(APIHandler):
-    """Base: JSON errors, the extension app and its (started) task manager."""
+    """Base: JSON errors, the extension app and its (started) task manager.
+
+    Besides Jupyter's own authentication, requests to ``/api/task*`` and ``/api/tasks*``
+    may carry the task API token (``OPEN_AGENT_TOKEN``, what kernels get): they act as
+    the server's user on those paths only.
+    """
 
     auth_resource = AUTH_RESOURCE
+    _task_token_used = False
 
     @property
     def extension(self) -> OpenAgent:
         """The ``OpenAgent`` extension app serving this request."""
         return self.settings["open_agent"]
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Accept the task API token on the task paths; else Jupyter's authentication."""
+        if self._carries_task_token():
+            CallContext.set(CallContext.JUPYTER_HANDLER, self)
+            if not self.check_host():
+                raise web.HTTPError(403)
+            self._task_token_used = True
+            self.current_user = self._jupyter_current_user = User(**task_token_user())
+            self.set_cors_headers()
+            # As for Jupyter's own token: a header a browser never sends by itself needs
+            # no XSRF or origin check.
+            return
+        await super().prepare(*args, **kwargs)
+
+    def _carries_task_token(self) -> bool:
+        expected = getattr(self.extension, "task_token", None)
+        if not is_task_token(request_token(self.request.headers), expected):
+            return False
+        base = self.base_url.rstrip("/")
+        path = self.request.path[len(base):] if self.request.path.startswith(base) else ""
+        return bool(TASK_PATHS.match(path))
+
+    @property
+    def authorizer(self) -> Any:
+        """Jupyter's authorizer; for the task API token, the task API's own."""
+        return TaskTokenAuthorizer() if self._task_token_used else super().authorizer
 
     async def task_manager(self) -> TaskManager:
         """The running manager, or 503 with the configuration error."""

@@ -102,6 +102,8 @@ class JupyterProcess:
         full = {**os.environ, **env, "JUPYTER_RUNTIME_DIR": str(root.parent / "runtime")}
         for name in ("OPEN_AGENT_URL", "OPEN_AGENT_TOKEN"):
             full.pop(name, None)
+        if "OPENROUTER_API_KEY_FILE" in env:  # the developer's own key must not win
+            full.pop("OPENROUTER_API_KEY", None)
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(args, env=full, stdout=out, stderr=subprocess.STDOUT)
         self._wait_ready()
@@ -151,9 +153,17 @@ def module_llm() -> Iterator[FakeLLM]:
 @pytest.fixture(scope="module")
 def jupyter_server(module_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
                    ) -> Iterator[JupyterProcess]:
-    """A real jupyter server with the extension, its agent pointed at the fake LLM."""
+    """A real jupyter server with the extension, its agent pointed at the fake LLM.
+
+    The key comes from a file: the server keeps OPENROUTER_API_KEY from its kernels, while
+    OPENROUTER_API_KEY_FILE is inherited, so ``%agent --local`` in a kernel works too.
+    """
     root = tmp_path_factory.mktemp("server") / "root"
     root.mkdir()
-    server = JupyterProcess(root, engine_env(module_llm, root))
+    key_file = root.parent / "llm-key"
+    key_file.write_text("test-key\n")
+    env = engine_env(module_llm, root)
+    env.pop("OPENROUTER_API_KEY")
+    server = JupyterProcess(root, {**env, "OPENROUTER_API_KEY_FILE": str(key_file)})
     yield server
     server.close()

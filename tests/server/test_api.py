@@ -109,4 +109,6 @@ async def test_kernels_inherit_url_and_token(jp_serverapp: Any, extension: Any,
 
     url = os.environ["OPEN_AGENT_URL"]
     assert url == f"http://{jp_serverapp.ip or 'localhost'}:{jp_serverapp.port}{jp_base_url}"
-    assert os.environ["OPEN_AGENT_TOKEN"] == jp_serverapp.identity_provider.token
+    # Kernels get the task API token, never Jupyter's (see test_secrets for what it opens).
+    assert os.environ["OPEN_AGENT_TOKEN"] == extension.task_token
+    assert extension.task_token != jp_serverapp.identity_provider.token

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import base64
+import ctypes
 import json
+import time
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tests.fakellm import FakeLLM, call, text
 from tests.server.conftest import read_stream
+from tests.server.liveserver import TOKEN, LiveServer
 
 
 async def test_env_of_a_command_does_not_show_the_token(
@@ -65,3 +71,85 @@ async def test_tool_results_reach_the_model_redacted(api: Any, jp_serverapp: Any
         for form in (secret, base64.b64encode(secret.encode()).decode().rstrip("="),
                      secret.encode().hex()):
             assert form not in sent, form
+
+
+async def test_the_task_token_opens_the_task_api_only(jp_fetch: Any, jp_serverapp: Any,
+                                                      extension: Any) -> None:
+    headers = {"Authorization": f"token {extension.task_token}"}
+
+    async def fetch(method: str, path: str, body: Any = None) -> int:
+        data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+        response = await jp_fetch(*path.split("/"), method=method, body=data, headers=headers,
+                                  raise_error=False)
+        return response.code
+
+    assert await fetch("POST", "api/task", {"task": "hello"}) == 201
+    _, listed = await _list(jp_fetch, headers)
+    task_id = listed["tasks"][0]["id"]
+    await (await extension.ensure_started()).wait(task_id)
+    assert await fetch("GET", f"api/task/{task_id}") == 200
+    assert await fetch("GET", f"api/task/{task_id}/stream") == 200
+    assert await fetch("POST", f"api/task/{task_id}/stop") == 200
+    for path in ("api/kernels", "api/contents", "api/sessions", "api/stats", "api/me",
+                 "api/open_agent/openapi.yaml"):
+        assert await fetch("GET", path) == 403, path
+    assert await fetch("POST", "api/kernels", {}) == 403
+    headers["Authorization"] = "token " + extension.task_token[:-1] + "x"  # near miss
+    assert await fetch("GET", "api/tasks") == 403
+
+
+async def _list(jp_fetch: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    response = await jp_fetch("api", "tasks", headers=headers)
+    return response.code, json.loads(response.body)
+
+
+async def test_the_server_process_is_not_dumpable_while_it_runs(jp_serverapp: Any,
+                                                                extension: Any) -> None:
+    libc = ctypes.CDLL(None)
+    assert libc.prctl(3, 0, 0, 0, 0) == 0  # PR_GET_DUMPABLE
+    await jp_serverapp._cleanup()  # stopping the extension gives the test process back
+    assert libc.prctl(3, 0, 0, 0, 0) == 1
+
+
+def test_neither_server_nor_kernels_keep_the_key_or_the_jupyter_token(
+        live_server: LiveServer, fake_llm: FakeLLM) -> None:
+    live_server.env.update({"OPENROUTER_API_KEY": "sk-live-secret-key", "JUPYTER_TOKEN": TOKEN})
+    live_server.start()
+    fake_llm.script(call("run_command", {"command": "tr '\\0' '\\n' </proc/$PPID/environ"}),
+                    text("done"))
+    task = live_server.wait_status(live_server.submit("read the server's environment"),
+                                   {"completed", "failed"})
+    shown = json.dumps(task)
+    assert "JUPYTER_CONFIG_DIR=" in shown  # the command did read the server's environment
+    assert "OPENROUTER_API_KEY" not in shown and "JUPYTER_TOKEN" not in shown
+    kernel = live_server.http.post("api/kernels", json={}).json()
+    try:
+        environ = _kernel_environ(live_server.proc.pid)
+        token = environ["OPEN_AGENT_TOKEN"]
+        assert token != TOKEN and "OPENROUTER_API_KEY" not in environ
+        assert "JUPYTER_TOKEN" not in environ
+        # A client of its own: the shared one holds Jupyter's login cookie.
+        with httpx.Client(base_url=str(live_server.http.base_url), timeout=30,
+                          headers={"Authorization": f"token {token}"}) as as_kernel:
+            assert as_kernel.get("api/tasks").status_code == 200
+            assert as_kernel.get("api/kernels").status_code == 403
+            assert as_kernel.get("api/contents").status_code == 403
+    finally:
+        live_server.http.delete(f"api/kernels/{kernel['id']}")
+
+
+def _kernel_environ(server_pid: int, timeout: float = 30.0) -> dict[str, str]:
+    """The environment of the kernel the server started (its child running ipykernel)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in Path("/proc").iterdir():
+            try:
+                status = (proc / "status").read_text()
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if f"\nPPid:\t{server_pid}\n" in status and b"ipykernel" in cmdline:
+                raw = (proc / "environ").read_bytes().split(b"\0")
+                return dict(e.decode().split("=", 1) for e in raw if b"=" in e)
+        time.sleep(0.1)
+    raise AssertionError("the kernel did not start")
