@@ -16,9 +16,11 @@ from typing import Any, TextIO
 
 from ..agent.events import LogEntry
 from ..backends import make_backend
-from ..config import Settings
+from ..config import PRESETS, Settings
 from ..exceptions import ConfigError
+from ..tasks.limits import check_model
 from ..types import NotebookContext, Outcome, RunState
+from .prompt import gate_for
 
 RESULT_PREVIEW_LINES = 8
 
@@ -33,6 +35,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-iterations", type=int, help="loop limit (default: MAX_ITERATIONS)")
     parser.add_argument("--budget-cents", type=int, help="cost budget in US cents (default 1000)")
     parser.add_argument("--backend", choices=["local", "opencode"], help="default: AGENT_BACKEND")
+    parser.add_argument("--approvals", choices=PRESETS,
+                        help="ask before risky tool calls (ask: a y/n/always prompt), deny them "
+                             "(read-only) or not (auto); default: APPROVALS")
+    parser.add_argument("--approval-timeout", type=float, metavar="SECONDS",
+                        help="an unanswered prompt is a denial after this long "
+                             "(default: APPROVAL_TIMEOUT; 0 without a terminal)")
     parser.add_argument("--json", action="store_true", help="print one JSON log entry per line")
     parser.set_defaults(handler=main)
 
@@ -42,7 +50,9 @@ def main(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env(working_dir=".").with_overrides(
             model=args.model, working_dir=args.working_dir, max_iterations=args.max_iterations,
-            budget_cents=args.budget_cents, backend=args.backend)
+            budget_cents=args.budget_cents, backend=args.backend,
+            approval_timeout=args.approval_timeout)
+        check_model(settings)
     except ConfigError as exc:
         print(f"open-agent run: {exc}", file=sys.stderr)
         return 2
@@ -52,6 +62,13 @@ def main(args: argparse.Namespace) -> int:
         return 1
     state = RunState()
     printer = (JsonPrinter if args.json else LogPrinter)(sys.stdout, state)
+    try:
+        # With --json the prompt goes to stderr: stdout stays one JSON object per line.
+        prompt_out = sys.stderr if args.json else sys.stdout
+        state.approver = gate_for(settings, args.approvals, printer, prompt_out)
+    except ConfigError as exc:
+        print(f"open-agent run: {exc}", file=sys.stderr)
+        return 2
     return asyncio.run(_run(" ".join(args.task), settings, printer, state))
 
 
@@ -139,6 +156,8 @@ class LogPrinter:
             line = f"… {entry.content.strip()}"
         elif kind == "error":
             line = f"✗ {entry.content}"
+        elif kind == "approval":
+            line = f"  ⚑ {entry.content}"
         else:
             line = f"\n{entry.content.strip()}\n"
         print(line, file=self.out, flush=True)
