@@ -8,7 +8,7 @@ from typing import Any
 
 import nbformat
 
-from tests.fakellm import FakeLLM, call, text
+from tests.fakellm import FakeLLM, call, fault, text
 
 
 def tool_results(result: Any) -> list[dict[str, Any]]:
@@ -100,3 +100,22 @@ def test_read_and_edit_a_notebook_file(shell: Any, agent_llm: FakeLLM, work: Pat
     assert [c.source for c in saved.cells] == ["# Title", "import math", "math.pi"]
     assert saved.cells[2].id == "sum" and saved.cells[1].id not in ("title", "sum")
     assert json.loads((work / "n.ipynb").read_text())["nbformat_minor"] == 5
+
+
+def test_an_endpoint_that_refuses_images_gets_descriptions(shell: Any,
+                                                           agent_llm: FakeLLM) -> None:
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAYAAAC56t6BAAAAEklEQVR4nGP4z8DwHwyBJBAMAEQAAf+"
+           "Jl7lqAAAAAElFTkSuQmCC")
+    code = ("from IPython.display import display, Image\nimport base64\n"
+            f"display(Image(data=base64.b64decode('{png}')))")
+    agent_llm.script(call("python", {"code": code}),
+                     fault(400, "this model does not accept image input"),
+                     call("python", {"code": code}), text("done"))
+    shell.run_cell("r = %agent --max-iterations 5 Plot twice")
+    r = shell.user_ns["r"]
+    assert r.status == "completed", r.error
+    requests = agent_llm.chat_requests()
+    assert "image_url" in json.dumps(requests[1]["messages"])  # refused with the image
+    for later in requests[2:]:
+        sent = json.dumps(later["messages"], ensure_ascii=False)
+        assert '"image_url"' not in sent and "image/png image 2×3" in sent, sent[-600:]

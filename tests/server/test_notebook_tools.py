@@ -14,6 +14,8 @@ import pytest
 from jupyter_client.asynchronous import AsyncKernelClient
 
 from tests.fakellm import FakeLLM, call, text
+from tests.server.conftest import wait_until
+from tests.server.test_task_events import ListStream, open_list_stream
 
 
 class UserKernel:
@@ -52,6 +54,16 @@ async def user_kernel(jp_serverapp: Any) -> AsyncIterator[UserKernel]:
     kernel.client.stop_channels()
     if kernel_id in jp_serverapp.kernel_manager:
         await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id, now=True)
+
+
+@pytest.fixture
+async def front_end(jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str],
+                    extension: Any) -> AsyncIterator[ListStream]:
+    """A 'front end' following /api/tasks/stream (subscribed when the test starts)."""
+    stream = await open_list_stream(jp_http_port, jp_base_url, jp_auth_header)
+    await wait_until(lambda: extension.task_events.subscriber_count == 1)
+    yield stream
+    await stream.close()
 
 
 async def run_task(api: Any, extension: Any, body: dict[str, Any]) -> dict[str, Any]:
@@ -209,3 +221,46 @@ async def test_read_and_edit_through_the_contents_manager(
     assert not bad_edit["ok"] and "broken.ipynb is not a valid notebook" in bad_edit["content"]
     assert not bad_read["ok"] and "broken.ipynb" in bad_read["content"]
     assert (jp_root_dir / "broken.ipynb").read_text() == broken
+
+
+async def test_an_open_front_end_applies_the_edit(
+        api: Any, extension: Any, fake_llm: FakeLLM, jp_root_dir: Path, front_end: ListStream) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", id="first")]
+    nbformat.write(nb, jp_root_dir / "open.ipynb")
+    before = (jp_root_dir / "open.ipynb").read_text()
+    fake_llm.script(call("edit_notebook", {"action": "replace", "cell_id": "first",
+                                           "source": "x = 2"}),
+                    call("edit_notebook", {"action": "delete", "index": 0}), text("done"))
+    status, created = await api("POST", "api/task", {"task": "t", "notebook": "open.ipynb"})
+    answered: list[str] = []
+    for _ in range(400):  # the front end answers the first edit only
+        edits = front_end.events("notebook_edit")
+        if edits and not answered:
+            edit = edits[0]
+            assert (edit["task_id"], edit["path"], edit["action"], edit["cell_id"],
+                    edit["source"], edit["cell_type"]) == (created["id"], "open.ipynb",
+                                                           "replace", "first", "x = 2", "code")
+            status, body = await api("POST", f"api/notebook_edits/{edit['edit_id']}",
+                                     {"applied": True, "saved": False})
+            assert status == 200, body
+            status, again = await api("POST", f"api/notebook_edits/{edit['edit_id']}",
+                                      {"applied": True})
+            assert status in (404, 409)
+            answered.append(edit["edit_id"])
+        if len(edits) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    manager = await extension.ensure_started()
+    await asyncio.wait_for(manager.wait(created["id"]), 60)
+    status, task = await api("GET", f"api/task/{created['id']}")
+    applied, unanswered = results(task)
+    assert applied["ok"] and "done in the notebook open in JupyterLab" in applied["content"]
+    assert "not saved" in applied["content"]
+    assert unanswered["ok"] and "contents manager" in unanswered["content"]
+    saved = nbformat.read(jp_root_dir / "open.ipynb", as_version=4)
+    assert saved.cells == [] and before != (jp_root_dir / "open.ipynb").read_text()
+    status, body = await api("POST", "api/notebook_edits/nope", {"applied": True})
+    assert status == 404
+    status, body = await api("POST", "api/notebook_edits/nope", {"applied": "yes"})
+    assert status == 400
