@@ -159,14 +159,20 @@ function addNotebookActions(
     isEnabled: () => !!notebooks.activeCell,
     execute: () => {
       const panel = notebooks.currentWidget;
-      const cell = notebooks.activeCell;
+      // From the context menu: the cell that was right-clicked, else the active one.
+      const hit = app.contextMenuHitTest(node =>
+        node.classList.contains('jp-Cell')
+      );
+      const cells = panel?.content.widgets ?? [];
+      const cell =
+        cells.find(widget => widget.node === hit) ?? notebooks.activeCell;
       if (!panel || !cell) {
         return;
       }
       const json: any = cell.model.toJSON();
       const text = cellPrompt({
         path: panel.context.path,
-        index: panel.content.activeCellIndex,
+        index: cells.indexOf(cell),
         id: cell.model.id,
         source: cell.model.sharedModel.getSource(),
         cellType: cell.model.type,

@@ -232,3 +232,59 @@ def _shut_down_kernels(lab: JupyterProcess) -> None:
     for kernel in httpx.get(f"{lab.url}api/kernels", headers=lab.headers).json():
         httpx.delete(f"{lab.url}api/kernels/{kernel['id']}", headers=lab.headers)
     assert httpx.get(f"{lab.url}api/kernels", headers=lab.headers).json() == []
+
+
+@pytest.fixture
+def edit_lab(tmp_path: Path) -> Iterator[JupyterProcess]:
+    """JupyterLab with a failing cell; the task inserts a cell into the open notebook."""
+    with FakeLLM() as llm:
+        llm.script(call("edit_notebook", {"action": "insert", "source": "print('fixed')"}),
+                   text("Inserted a cell that prints fixed."))
+        server = serve_lab(tmp_path, llm, "1/0")
+        yield server
+        server.close()
+
+
+def test_ask_about_a_failing_cell_then_the_edit_lands_in_the_open_notebook(
+        edit_lab: JupyterProcess) -> None:
+    from playwright.sync_api import expect
+
+    from tests.notebook.test_browser import run_first_cell
+
+    with lab_page(edit_lab, "lab-ask-about-cell.png", path="lab/tree/agent.ipynb") as page:
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=60_000)
+        run_first_cell(page)
+        cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+        expect(cells.first.locator(".jp-OutputArea")).to_contain_text("ZeroDivisionError",
+                                                                      timeout=60_000)
+        page.keyboard.press("Control+s")
+        expect(page.locator(".jp-NotebookPanel-toolbar")).to_be_visible()
+        cells.first.locator(".jp-InputArea").click(button="right")
+        page.locator(".lm-Menu-itemLabel", has_text="Ask Open Agent about this cell").click()
+        sidebar = page.locator(SIDEBAR)
+        box = sidebar.locator("textarea")
+        expect(box).to_have_value(re_contains("ZeroDivisionError"), timeout=30_000)
+        expect(box).to_have_value(re_contains("1/0"))
+        expect(box).to_have_value(re_contains("About cell 1 "))
+        expect(sidebar.locator(".oa-Attach")).to_contain_text("agent.ipynb")
+        expect(sidebar.locator(".oa-Attach input")).to_be_checked()
+        sidebar.get_by_role("button", name="Submit").click()
+        timeline = sidebar.locator(".oa-Timeline")
+        expect(timeline.locator(".oa-Status")).to_have_text("completed", timeout=60_000)
+        expect(cells).to_have_count(3, timeout=30_000)  # running the cell added an empty one
+        expect(cells.nth(2)).to_contain_text("print('fixed')")
+        timeline.locator(".oa-Row-tool summary").first.click()
+        expect(timeline.locator(".oa-Row-tool").first).to_contain_text("open in JupyterLab")
+        expect(page.locator(".jp-Dialog")).to_have_count(0)
+        saved = nbformat.read(edit_lab.root / "agent.ipynb", as_version=4)
+        assert [c.source for c in saved.cells] == ["1/0", "", "print('fixed')"]
+        timeline.get_by_role("button", name="Export as notebook").click()
+        expect(page.locator(".lm-TabBar-tabLabel", has_text="open-agent-task-")).to_be_visible(
+            timeout=30_000)
+
+
+def re_contains(text: str) -> Any:
+    """A pattern matching any value that contains ``text``."""
+    import re
+
+    return re.compile(re.escape(text))
