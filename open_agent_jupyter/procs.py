@@ -26,6 +26,9 @@ from pathlib import Path
 #: The variable naming the task in the environment of every command it runs.
 TASK_ENV = "OPEN_AGENT_TASK_ID"
 _PROC = Path("/proc")
+#: Command leaders remembered (the reaper never touches them: asyncio waits for them).
+MAX_ROOTS = 4096
+_roots: dict[int, None] = {}
 
 
 def boot_id() -> str:
@@ -48,13 +51,39 @@ def process_start(pid: int) -> str | None:
     return f"{boot_id()}:{fields[19]}"
 
 
-def _parent_and_start(pid: int) -> tuple[int, str] | None:
+@dataclass(frozen=True)
+class Stat:
+    """What ``/proc/PID/stat`` says of a process (a zombie's too)."""
+
+    state: str
+    ppid: int
+    pgrp: int
+    session: int
+    start: str
+
+
+def read_stat(pid: int) -> Stat | None:
+    """The process's state, parent, group, session and start; None when it is gone."""
     try:
-        stat = (_PROC / str(pid) / "stat").read_text()
-    except OSError:
+        fields = (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[1]), fields[19]
+    return Stat(fields[0], int(fields[1]), int(fields[2]), int(fields[3]), fields[19])
+
+
+def pids() -> Iterator[int]:
+    """The PIDs in /proc now."""
+    return _pids()
+
+
+def has_marker(pid: int) -> bool:
+    """Whether the process was started by a task's command (its environment says so)."""
+    return _has_marker(pid, f"{TASK_ENV}=".encode())
+
+
+def command_roots() -> frozenset[int]:
+    """PIDs that led a task's command in this process (the latest ``MAX_ROOTS``)."""
+    return frozenset(_roots)
 
 
 def _pids() -> Iterator[int]:
@@ -134,6 +163,9 @@ class Command:
     def spawned(self, pid: int) -> None:
         """The command started as the leader of process group ``pid``: record it."""
         self.pid, self.started = pid, process_start(pid)
+        _roots[pid] = None
+        while len(_roots) > MAX_ROOTS:
+            del _roots[next(iter(_roots))]
         if self.started is not None:
             self.watch.record(pid, self.started)
 

@@ -26,6 +26,7 @@ from traitlets import Bool, Dict, Float, Instance, Integer, List, Unicode, defau
 from .._version import __version__
 from ..config import ENV_NAMES, Settings
 from ..exceptions import ConfigError, OpenAgentError
+from ..reaper import become_subreaper
 from .handlers import default_handlers
 from .hardening import ServerSecrets
 from .notebook_edits import PendingEdits
@@ -328,6 +329,10 @@ class OpenAgent(ExtensionApp):
     async def _start_manager(self, manager: TaskManager) -> None:
         # Before start(): recovered pending tasks begin at once and must not import on the loop.
         await asyncio.to_thread(warm_imports, self.log)
+        # What commands leave behind is adopted by this server, not PID 1 (DESIGN §12.10).
+        if not become_subreaper():
+            self.log.info("Open Agent: this OS has no child subreaper; commands' orphans go "
+                          "to PID 1 (they are still found and killed by their marker)")
         try:
             await manager.start()  # the store creates the database's folder on its thread
         except (OSError, sqlite3.Error, OpenAgentError) as err:

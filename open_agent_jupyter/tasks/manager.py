@@ -30,6 +30,7 @@ from ..backends import make_backend
 from ..config import TASK_OVERRIDES, Settings
 from ..exceptions import ConfigError, OpenAgentError, StorageError, TaskNotFoundError
 from ..procs import set_watch
+from ..reaper import Reaper
 from ..types import Backend, NotebookContextFactory, Outcome
 from . import ownership
 from .approvals import TaskDesk, answer_stored
@@ -82,6 +83,7 @@ class TaskManager(SharedStore, StorageFaults):
         self.identity = Identity.of_this_process()
         self._ticker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
+        self._reaper = Reaper()  # sweeps at each tick when this process is a subreaper
         self._unsaved: set[str] = set()  # ended, kept in _active until stored
         self._store_error: str | None = None
         self._handlers: dict[str, RequestHandler] = {"stop": self._stop_request,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigError
 from ..procs import ProcessWatch, kill_task
+from ..reaper import Reaper, is_subreaper
 from . import ownership
 from .ownership import TICK_SECONDS
 
@@ -44,6 +45,7 @@ class SharedStore:
     _active: dict[str, LiveTask]
     _handlers: dict[str, RequestHandler]
     _background: set[asyncio.Future[Any]]
+    _reaper: Reaper
 
     def _admit(self, task: Task, settings: Settings, last_seq: int = 0) -> None:
         raise NotImplementedError
@@ -81,6 +83,8 @@ class SharedStore:
         """Renew the lease; recover gone owners' tasks; carry out requests for ours."""
         found = await self.store.call(ownership.tick, self.identity, time.time())
         self._storage_ok()  # the lease was written: so can the rest be
+        if is_subreaper():
+            await asyncio.to_thread(self._reaper.sweep)
         for task_id, groups in found.groups.items():
             await asyncio.to_thread(kill_task, task_id, groups)
         for task, last_seq in found.claimed:
