@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import concurrent.futures
+import contextlib
 import ctypes
 import itertools
 import linecache
@@ -102,7 +104,10 @@ def _threadsafe(sink: OutputSink | None, loop: asyncio.AbstractEventLoop
         return None
 
     def emit(name: str, text: str) -> None:
-        asyncio.run_coroutine_threadsafe(sink(name, text), loop)
+        # Wait until the sink took the piece: it stays before the call's result in the log.
+        future = asyncio.run_coroutine_threadsafe(sink(name, text), loop)
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            future.result(timeout=5)
 
     return emit
 

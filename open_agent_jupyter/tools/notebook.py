@@ -16,7 +16,7 @@ import weakref
 from typing import Any
 
 from ..exceptions import KernelError, NotebookError
-from ..types import CodeRun, KernelAccess, NotebookContext, NotebookEdit, OutputSink
+from ..types import CodeRun, KernelAccess, NotebookContext, NotebookEdit
 from .base import Tool, ToolContext, ToolError, ToolResult, cap_text
 from .outputs import describe_run, error_text, joined
 
@@ -33,11 +33,6 @@ def notebook_context(ctx: ToolContext) -> NotebookContext:
     if ctx.notebook is None:
         raise ToolError("this task has no kernel or notebook (notebook tools are unavailable)")
     return ctx.notebook
-
-
-def output_sink(ctx: ToolContext) -> OutputSink | None:
-    """Where a running call's stream output goes as it comes (the task's tool_output)."""
-    return getattr(ctx, "tool_output", None)
 
 
 def _lock(kernel: KernelAccess) -> asyncio.Lock:
@@ -86,7 +81,8 @@ class Python(Tool):
         kernel = notebook_context(ctx).kernel
         timeout = float(arguments.get("timeout_secs") or 120)
         async with _lock(kernel):
-            run = asyncio.ensure_future(kernel.run(arguments["code"], output_sink(ctx)))
+            # Stream output goes on to the log as tool_output entries as it comes (ctx.output).
+            run = asyncio.ensure_future(kernel.run(arguments["code"], ctx.output))
             try:
                 await asyncio.wait({run}, timeout=timeout)
             except asyncio.CancelledError:

@@ -31,6 +31,8 @@ def test_python_shares_variables_both_ways(shell: Any, agent_llm: FakeLLM) -> No
     assert "stdout:\ntotal 14" in ran["content"] and "stderr:\nwarn" in ran["content"]
     assert "result:\n28" in ran["content"]
     assert shell.user_ns["total"] == 14  # the agent's variable is the user's now
+    live = [(e["stream"], e["content"]) for e in r.log if e["entry_type"] == "tool_output"]
+    assert live == [("stdout", "total 14\n"), ("stderr", "warn\n")]
     system = agent_llm.chat_requests()[0]["messages"][0]["content"]
     assert "`python` runs code in the user's notebook kernel" in system
 

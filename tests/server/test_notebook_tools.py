@@ -98,7 +98,8 @@ async def test_attached_task_shares_the_users_variables_both_ways(
     await user_kernel.run("sales = [120, 80, 200]")
     fake_llm.script(
         call("list_variables", {}),
-        call("python", {"code": "best = max(sales)\nprint('best', best)\nbest / 2"}),
+        call("python", {"code": "import sys, time\nbest = max(sales)\nprint('best', best)\n"
+                                "sys.stdout.flush()\ntime.sleep(0.3)\nbest / 2"}),
         text("The best sale was 200."))
     task = await run_task(api, extension, {"task": "Find the best sale",
                                            "kernel_id": user_kernel.id})
@@ -108,6 +109,9 @@ async def test_attached_task_shares_the_users_variables_both_ways(
     assert ran["ok"] and "stdout:\nbest 200" in ran["content"] and "result:\n100.0" in \
         ran["content"]
     assert await user_kernel.value("best") == "200"
+    live = [e for e in task["log"] if e["entry_type"] == "tool_output"]
+    assert [(e["stream"], e["content"]) for e in live] == [("stdout", "best 200\n")]
+    assert live[0]["seq"] < ran["seq"] and live[0]["call_id"] == ran["call_id"]
     system = fake_llm.chat_requests()[0]["messages"][0]["content"]
     assert "the user's notebook kernel" in system
 
