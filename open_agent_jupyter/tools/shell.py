@@ -21,6 +21,7 @@ from typing import Any
 
 from ..procs import Command, current_watch
 from ..types import OutputSink
+from . import sandbox
 from .base import Tool, ToolContext, ToolError, ToolResult, cap_text
 from .untrusted import from_network, mark_untrusted
 
@@ -119,8 +120,10 @@ class RunCommand(Tool):
             raise ToolError(f"cwd {cwd} is not an existing directory")
         timeout = float(arguments.get("timeout_secs") or 60)
         command = current_watch().command()  # its marker and group: what Stop/recovery kill
-        proc = await asyncio.create_subprocess_shell(
-            arguments["command"], cwd=cwd, executable=shutil.which("bash") or "/bin/sh",
+        profile = sandbox.profile_for(ctx.settings)
+        argv = [shutil.which("bash") or "/bin/sh", "-c", arguments["command"]]
+        proc = await asyncio.create_subprocess_exec(
+            *(sandbox.wrap(profile, argv, cwd) if profile else argv), cwd=cwd,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True,
             env={**command_env(), **command.env})
@@ -142,6 +145,9 @@ class RunCommand(Tool):
         if from_network(arguments["command"]):  # what a server sent is data, not instructions
             result.output = mark_untrusted("a command that fetches from the network",
                                            result.output)
+        note = sandbox.refusal_note(result.output, profile) if profile and not result.ok else None
+        if note:
+            result.output += "\n" + note
         return result
 
 
