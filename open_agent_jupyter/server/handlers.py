@@ -11,7 +11,7 @@ import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from jupyter_server.auth import User
 from jupyter_server.auth.decorator import authorized
@@ -94,9 +94,8 @@ class OpenAgentHandler(APIHandler):
         expected = getattr(self.extension, "task_token", None)
         if not is_task_token(request_token(self.request.headers), expected):
             return False
-        base = self.base_url.rstrip("/")
-        path = self.request.path[len(base):] if self.request.path.startswith(base) else ""
-        return bool(TASK_PATHS.match(path))
+        base, path = unquote(self.base_url).rstrip("/"), unquote(self.request.path)
+        return path.startswith(base) and bool(TASK_PATHS.match(path[len(base):]))
 
     @property
     def authorizer(self) -> Any:
