@@ -96,7 +96,8 @@ class ServerNotebooks:
 
     async def _edit_shared_document(self, path: str, edit: NotebookEdit) -> bool:
         """Apply the edit to jupyter-collaboration's live document, if one is open."""
-        ydoc_app = self.app.serverapp.extension_manager.extension_apps.get("jupyter_server_ydoc")
+        # jupyter-collaboration keeps its extension app under this key of the web app's settings.
+        ydoc_app = self.app.serverapp.web_app.settings.get("jupyter_server_ydoc")
         if ydoc_app is None:
             return False
         document = await ydoc_app.get_document(path=path, content_type="notebook",
