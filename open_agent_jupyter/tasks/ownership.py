@@ -1,9 +1,11 @@
 """Many servers, one store (DESIGN.md §12.4): leases, recovery, claims and requests.
 
 Each server instance has a row in ``servers`` with a lease it renews every
-``TICK_SECONDS`` (valid ``LEASE_SECONDS``); each task row names its owner. An owner is
-gone when its lease has expired, or it is on this host and its PID is gone or has
-another start time, or it has no row at all (a clean stop deletes its row and hands
+``TICK_SECONDS`` (valid ``LEASE_SECONDS``); each task row names its owner. An owner on
+another host is gone when its lease has expired; an owner on this host when its PID is
+gone or has another start time (checked in /proc, which is exact: a server whose event
+loop stalls past its lease on a busy machine keeps its tasks instead of having them run
+twice); any owner is gone when it has no row at all (a clean stop deletes its row and hands
 its pending tasks back). At each tick, in one transaction (so exactly one live server
 acts on each gone owner): the gone owners' running tasks become ``failed`` with an
 ``INTERRUPTED`` entry appended, their recorded processes are handed back for killing,
@@ -73,9 +75,9 @@ def is_alive(row: tuple[Any, ...], me: Identity, now: float) -> bool:
     instance, host, pid, started, lease_until = row
     if instance == me.instance:
         return True
-    if lease_until < now:
-        return False
-    return host != me.host or process_start(pid) == started
+    if host == me.host:  # the process itself says it: exact, even while its loop is stalled
+        return process_start(pid) == started
+    return lease_until >= now
 
 
 def tick(db: sqlite3.Connection, me: Identity, now: float) -> Tick:

@@ -14,7 +14,9 @@ from tests.server.conftest import read_stream, wait_until
 async def test_stop_kills_a_running_sleep(api: Any, jp_fetch: Any, extension: Any,
                                           fake_llm: FakeLLM) -> None:
     marker = "sleep 30.4242"
-    fake_llm.script(call("run_command", {"command": f"{marker}; echo never"}), text("unreachable"))
+    # setsid: one of them leaves the process group and session; Stop still finds it.
+    command = f"setsid {marker} >/dev/null 2>&1 & {marker}; echo never"
+    fake_llm.script(call("run_command", {"command": command}), text("unreachable"))
     _, created = await api("POST", "api/task", {"task": "sleep a while"})
     await wait_until(lambda: processes_running(marker))
     watching = asyncio.ensure_future(read_stream(jp_fetch, created["id"]))
