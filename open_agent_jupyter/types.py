@@ -86,6 +86,10 @@ class Approver(Protocol):
         """None when the call may run; else the denial (with its message) the model reads."""
         ...
 
+    def allows_everything(self) -> bool:
+        """Whether every call is allowed without looking (no rules, the ``auto`` preset)."""
+        ...
+
 
 class ApprovalDesk(Protocol):
     """Where pending approvals are kept and answered (the task layer, or a terminal)."""

@@ -73,6 +73,10 @@ class Gate:
                  timeout: float) -> None:
         self.policy, self.desk, self.sink, self.timeout = policy, desk, sink, timeout
 
+    def allows_everything(self) -> bool:
+        """Whether every call is allowed without looking (no rules, the ``auto`` preset)."""
+        return self.policy.allows_everything()
+
     async def review(self, call_id: str, tool: str, arguments: dict[str, Any]) -> str | None:
         """None when the call may run; else the denial the model reads."""
         decision = self.policy.decide(tool, arguments)

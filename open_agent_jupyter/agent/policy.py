@@ -153,6 +153,10 @@ class Policy:
                 action, reason = least, f"preset {self.floor} (this task's)"
         return Decision(action, reason, key)
 
+    def allows_everything(self) -> bool:
+        """True for the ``auto`` preset without rules: no call needs a look."""
+        return self.preset == "auto" and not self.rules and self.floor is None
+
     def remember(self, key: tuple[str, str]) -> None:
         """Allow later calls that match ``key`` (from a ``Decision``) for this task."""
         if not key[0] or key in self.remembered:

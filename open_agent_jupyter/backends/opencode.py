@@ -10,12 +10,15 @@ Decisions where the contract is silent:
   ``{"providerID": "provider", "modelID": "model"}`` (split at the first ``/``, so
   ``openrouter/anthropic/claude-sonnet-4.5`` names OpenCode's ``openrouter`` provider);
   a name without ``/`` is not sent, and OpenCode uses its own default model.
-- Permissions: with ``OPENCODE_PERMISSIVE=true`` the session is created with a ruleset
-  allowing everything (a request that still comes is allowed once, logged as
-  ``thinking``). Otherwise every ``permission.asked`` is rejected with a message the
-  model reads (it can try another way) and logged as an ``error`` entry. The ``question``
-  tool is denied in both modes, and a question that comes anyway is refused: a
-  headless task has nobody to answer it.
+- Permissions: a task with an approval gate (``RunState.approver``, which the task
+  layer and ``open-agent run`` always set) has each permission request decided by its
+  policy (``opencode_permissions``): allowed, denied with the reason as the message the
+  model reads, or asked of a person first. Without a gate: with
+  ``OPENCODE_PERMISSIVE=true`` the session is created with a ruleset allowing everything
+  (a request that still comes is allowed once, logged as ``thinking``); otherwise every
+  ``permission.asked`` is rejected with a message the model reads and logged as an
+  ``error`` entry. The ``question`` tool is denied in both modes, and a question that
+  comes anyway is refused: a headless task has nobody to answer it.
 - Limits: ``MAX_ITERATIONS`` (OpenCode steps, i.e. LLM calls) and ``BUDGET_CENTS`` (the
   cost OpenCode reports; 0 = no budget) are enforced by aborting the session when the last
   allowed step ends with tool calls or the cost reaches the budget; the task fails.
@@ -43,9 +46,8 @@ from ..httpclient import async_client
 from ..types import LogSink, Outcome, RunState
 from .opencode_client import RECONNECTED, EventStream, OpenCodeClient, StreamLost
 from .opencode_events import Translator
+from .opencode_permissions import ALLOW_ALL, NO_QUESTIONS, as_tool_call, session_rules
 
-ALLOW_ALL = {"permission": "*", "pattern": "*", "action": "allow"}
-NO_QUESTIONS = {"permission": "question", "pattern": "*", "action": "deny"}
 #: What the model reads when a permission is rejected (non-permissive mode).
 DENIAL = ("Denied: this task runs headless with OPENCODE_PERMISSIVE=false, so nobody can "
           "approve this. Do the task without it, or explain what is needed.")
@@ -87,8 +89,15 @@ def model_ref(model: str) -> dict[str, str] | None:
 
 
 def ruleset(permissive: bool) -> list[dict[str, str]]:
-    """The session's permission rules (OpenCode applies the last matching rule)."""
+    """The session's permission rules without an approval gate (OPENCODE_PERMISSIVE)."""
     return ([ALLOW_ALL] if permissive else []) + [NO_QUESTIONS]
+
+
+def session_permission(settings: Settings, state: RunState) -> list[dict[str, str]]:
+    """The session's rules: from the task's approval policy when it has one."""
+    if state.approver is None:
+        return ruleset(settings.opencode_permissive)
+    return session_rules(state.approver.allows_everything())
 
 
 class _Run:
@@ -111,7 +120,7 @@ class _Run:
             return await self._fail(f"WORKING_DIR {self.directory} is not a directory")
         try:
             self.session_id = await self.client.create_session(
-                f"Open Agent: {self.task.strip()[:80]}", ruleset(self.settings.opencode_permissive))
+                f"Open Agent: {self.task.strip()[:80]}", session_permission(self.settings, self.state))
             self.tr = Translator(self.session_id, self.state)
             await self.stream.open()
             try:
@@ -154,6 +163,8 @@ class _Run:
                 if self.tr.shows_progress(item):
                     last = loop.time()
                 await self._on_event(item)
+                if item.get("type") == "permission.asked":
+                    last = loop.time()  # time spent waiting for a person is not idleness
 
     def _stalled(self, limit: float) -> str:
         reason = (f"the OpenCode session showed no activity for {limit:g} s "
@@ -196,6 +207,12 @@ class _Run:
         if rid in self._answered:
             return
         self._answered.add(rid)
+        if self.state.approver is not None:
+            denial = await self.state.approver.review(*as_tool_call(request))
+            reply, message = ("once", None) if denial is None else ("reject", denial)
+            with contextlib.suppress(OpenCodeError):
+                await self.client.reply_permission(rid, reply, message)
+            return
         what = " ".join([str(request.get("permission", "?"))] + list(request.get("patterns") or []))
         if self.settings.opencode_permissive:
             await self._log([LogEntry("thinking", f"OpenCode asked permission for {what}: "
