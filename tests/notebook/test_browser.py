@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -30,22 +31,45 @@ pytestmark = [
 ]
 
 
-def serve_notebook(tmp_path: Path, llm: FakeLLM, *cells: str) -> JupyterProcess:
-    """JupyterLab on loopback with ``agent.ipynb`` made of ``cells``."""
+def serve_notebook(tmp_path: Path, llm: FakeLLM, *cells: str,
+                   lab_extension: bool = False) -> JupyterProcess:
+    """JupyterLab on loopback with ``agent.ipynb`` made of ``cells``.
+
+    Open Agent's lab extension renders ``%agent`` outputs ahead of ipywidgets (DESIGN §12.3);
+    it is switched off (``labconfig/page_config.json``) unless ``lab_extension``, so these
+    tests see the ipywidgets view that other front ends show (tests/lab cover the extension).
+    """
     root = tmp_path / "root"
     root.mkdir()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nbformat.write(nb, root / "agent.ipynb")
-    return JupyterProcess(root, engine_env(llm, root), app="lab")
+    config = tmp_path / "jupyter-config"
+    (config / "labconfig").mkdir(parents=True)
+    disabled = {} if lab_extension else {"open-agent-jupyterlab": True}
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": disabled}))
+    return JupyterProcess(root, {**engine_env(llm, root), "JUPYTER_CONFIG_DIR": str(config)},
+                          app="lab")
+
+
+HELLO_CELL = ("%load_ext open_agent_jupyter\n"
+              "r = %agent Create hello.py that prints Hello World, then run it.")
 
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[JupyterProcess]:
     with FakeLLM(default=hello_world) as llm:
-        server = serve_notebook(tmp_path, llm, "%load_ext open_agent_jupyter\n"
-                                "r = %agent Create hello.py that prints Hello World, then run it.")
+        server = serve_notebook(tmp_path, llm, HELLO_CELL)
+        yield server
+        server.close()
+
+
+@pytest.fixture
+def lab_with_extension(tmp_path: Path) -> Iterator[JupyterProcess]:
+    with FakeLLM(default=hello_world) as llm:
+        server = serve_notebook(tmp_path, llm, HELLO_CELL, lab_extension=True)
         yield server
         server.close()
 
@@ -165,10 +189,12 @@ def lab_extension_installed() -> bool:
     "a notebook JupyterLab saved is trusted, and for a trusted output JupyterLab prefers the "
     "ipywidgets view, whose model is gone with the kernel; the lab extension's renderer "
     "(DESIGN §12.3, rank -20) shows the task instead"))
-def test_a_finished_output_is_readable_after_the_kernel_is_gone(lab: JupyterProcess) -> None:
+def test_a_finished_output_is_readable_after_the_kernel_is_gone(
+        lab_with_extension: JupyterProcess) -> None:
     """Run ``%agent``, save, shut the kernel down, reopen: the timeline and answer still show."""
     from playwright.sync_api import expect
 
+    lab = lab_with_extension
     with notebook_page(lab, "notebook-agent-reopened.png") as page:
         expect(page.locator(".jp-NotebookPanel .jp-InputPrompt").first).to_have_text(
             "[1]:", timeout=60_000)  # the cell waited for the task: it has ended
