@@ -33,6 +33,8 @@ from .export_cells import Cells, fence, markdown_note, short_text
 NBFORMAT, NBFORMAT_MINOR = 4, 5
 #: Export media type and file suffix.
 MEDIA_TYPE = "application/x-ipynb+json"
+#: Approval outcomes after which a call did not run.
+NOT_RUN = frozenset({"denied", "expired", "cancelled"})
 _SLUG = re.compile(r"[^a-z0-9]+")
 _MARKS = {"completed": "✔", "failed": "✘", "cancelled": "■", "running": "◐", "pending": "○"}
 
@@ -68,16 +70,23 @@ def pair_results(entries: Sequence[Mapping[str, Any]]
     """Each call's result (by the call's index) and the results without a call.
 
     A result belongs to the earliest earlier call with its ``call_id`` that has none yet
-    (some endpoints reuse ids such as ``call_0`` in every turn).
+    (some endpoints reuse ids such as ``call_0`` in every turn). A result whose call was
+    denied, expired or cancelled at approval (DESIGN §12.5) comes marked ``not_run``.
     """
     pending: dict[str, list[int]] = {}
+    decisions: dict[str, str] = {}
     results: dict[int, Mapping[str, Any]] = {}
     orphans: set[int] = set()
     for index, entry in enumerate(entries):
-        call_id = str(entry.get("call_id"))
-        if entry.get("entry_type") == "tool_call":
+        kind, call_id = entry.get("entry_type"), str(entry.get("call_id"))
+        if kind == "approval" and isinstance(entry.get("approval"), dict):
+            record = entry["approval"]
+            decisions[str(record.get("call_id", call_id))] = str(record.get("status"))
+        elif kind == "tool_call":
             pending.setdefault(call_id, []).append(index)
-        elif entry.get("entry_type") == "tool_result":
+        elif kind == "tool_result":
+            if decisions.pop(call_id, None) in NOT_RUN:
+                entry = {**entry, "not_run": True}
             waiting = pending.get(call_id)
             if waiting:
                 results[waiting.pop(0)] = entry

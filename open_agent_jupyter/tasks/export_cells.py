@@ -102,7 +102,9 @@ class Cells:
         if result is not None:
             meta.update(ok=result.get("ok"), duration_ms=result.get("duration_ms"))
         hint = f"seq-{call.get('seq')}"
-        if tool == "python" and isinstance(args.get("code"), str):
+        if result is not None and result.get("not_run"):  # not approved: nothing to redo
+            self.markdown(markdown_note(call, result), hint, meta)
+        elif tool == "python" and isinstance(args.get("code"), str):
             self._python(args["code"], result, hint, meta)
         elif tool in SHELL_TOOLS and isinstance(args.get(SHELL_TOOLS[tool]), str):
             self._shell(args, tool, result, hint, meta)

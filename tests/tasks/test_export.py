@@ -206,3 +206,25 @@ async def test_the_exported_notebook_reproduces_the_files(
     assert sorted(files_of(work)) == ["data.txt", "deep/er/x y.txt", "out/copy.txt",
                                       "out/report.md", "sort_it.sh", "sorted.txt"]
     assert any(c.source.startswith("%%writefile sort_it.sh") for c in nb.cells)
+
+
+def test_a_call_that_was_not_approved_is_a_note_not_a_cell() -> None:
+    def approval(call_id: str, status: str) -> dict[str, Any]:
+        return {"entry_type": "approval", "content": status, "call_id": call_id,
+                "approval": {"id": f"a-{call_id}", "call_id": call_id, "status": status}}
+
+    entries = [
+        approval("d", "pending"), approval("d", "denied"),
+        *tool("d", "run_command", {"command": "rm -rf build"},
+              "Denied by the person reviewing this task's tool calls. The call did not run.",
+              ok=False),
+        approval("p", "pending"), approval("p", "allowed"),
+        *tool("p", "python", {"code": "print(1)"}, "stdout:\n1"),
+        approval("w", "expired"),
+        *tool("w", "write_file", {"path": "x.txt", "content": "x\n"}, "Not approved in time",
+              ok=False),
+    ]
+    nb = validated(synthetic(entries))
+    assert [c.source for c in nb.cells if c.cell_type == "code"] == ["print(1)"]
+    notes = [c.source for c in nb.cells if "✘" in c.source]
+    assert len(notes) == 2 and "rm -rf build" in notes[0] and "did not run" in notes[0]
