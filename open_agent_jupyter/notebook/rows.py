@@ -64,6 +64,8 @@ class ToolRow(widgets.VBox):
                                            layout=widgets.Layout(width="32px", height="24px"))
         self.summary = widgets.HTML()
         self.details: widgets.VBox | None = None
+        #: The call's rich outputs (a plot the python tool made), shown under the summary.
+        self.rich: widgets.Output | None = None
         self.toggle.observe(self._on_toggle, names="value")
         super().__init__([widgets.HBox([self.toggle, self.summary])])
         self.add_class("open-agent-tool-row")
@@ -82,8 +84,19 @@ class ToolRow(widgets.VBox):
         self.duration_ms = entry.get("duration_ms")
         self.result_text = str(entry.get("content") or "")
         self._render_summary()
+        if entry.get("outputs") and self.rich is None:
+            self._show_outputs(entry["outputs"])
         if self.details is not None:
             self._fill_details()
+
+    def _show_outputs(self, outputs: list[dict[str, Any]]) -> None:
+        """Rich outputs inline in the row, rendered by the front end (its trust rules apply)."""
+        self.rich = widgets.Output(layout=widgets.Layout(margin="0 0 4px 36px"))
+        self.rich.outputs = tuple({"output_type": "display_data", "data": out.get("data", {}),
+                                   "metadata": out.get("metadata", {})} for out in outputs)
+        self.rich.add_class("open-agent-tool-outputs")
+        first, *rest = self.children
+        self.children = (first, self.rich, *rest)
 
     def mark_unfinished(self) -> None:
         """The task ended before this call returned (stopped, failed): say so, not "running"."""

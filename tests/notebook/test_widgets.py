@@ -193,3 +193,17 @@ def _t(text: str):
     from datetime import datetime
 
     return datetime.fromisoformat(text)
+
+
+def test_a_python_plot_shows_inline_in_its_row() -> None:
+    widget = TaskWidget(task_id="t1")
+    widget.apply(*log(1, "tool_call", "python(...)", tool="python", call_id="p",
+                      arguments={"code": "plot()"}))
+    plot = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo=",
+                                                    "text/plain": "<Figure>"}, "metadata": {}}
+    widget.apply(*log(2, "tool_result", "display: image/png image", tool="python",
+                      call_id="p", ok=True, outputs=[plot]))
+    row = widget.tool_row_list[0]
+    assert row.rich is not None and row.rich in row.children
+    assert row.rich.outputs[0]["data"]["image/png"] == "iVBORw0KGgo="
+    assert not row.expanded  # visible without opening the row
