@@ -169,6 +169,7 @@ class SubshellKernel:
             try:
                 self._generation = await handle.generation()
                 self._handle = handle
+                await self._check_subshells(handle)
                 self._subshell = await self._create_subshell(handle)
                 reply = await self._request(handle, "", {"tid": "__import__('threading')"
                                                                 ".get_ident()"}, probe=True)
@@ -182,6 +183,19 @@ class SubshellKernel:
     def _forget(self) -> None:
         self._handle = None
         self._subshell = self._interrupter = self._thread = None
+
+    async def _check_subshells(self, handle: KernelHandle) -> None:
+        """KernelError unless the kernel has subshells (asked on the control channel, which
+        answers while the main shell is busy)."""
+        msg = handle.client.session.msg("kernel_info_request", {})
+        handle.client.control_channel.send(msg)
+        reply = await self._reply(handle, handle.client.control_channel, msg["header"]["msg_id"],
+                                  QUICK)
+        features = reply["content"].get("supported_features") or []
+        if "kernel subshells" not in features:
+            implementation = reply["content"].get("implementation", "this kernel")
+            raise KernelError(f"{implementation} has no kernel subshells (ipykernel >= 7 has "
+                              "them): the python tool cannot run code next to the notebook")
 
     async def _create_subshell(self, handle: KernelHandle) -> str:
         msg = handle.client.session.msg("create_subshell_request", {})
