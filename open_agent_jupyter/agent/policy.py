@@ -25,7 +25,7 @@ Decisions the contract leaves open, made here:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import translate
 from typing import Any, Literal
@@ -106,7 +106,7 @@ class Decision:
 class _Compiled:
     rule: Rule
     tool: re.Pattern[str]
-    pattern: re.Pattern[str] | None  # None: matches every call
+    test: Callable[[str], bool]  # does the pattern match a subject
     index: int
 
 
@@ -127,10 +127,11 @@ class Policy:
     def __post_init__(self) -> None:
         check_preset(self.preset, "approvals")
         self._compiled = [
-            _Compiled(rule, _glob(rule.tool),
-                      None if rule.pattern in ("", "*") else _glob(rule.pattern), n)
+            _Compiled(rule, _glob(rule.tool), _test(rule.pattern), n)
             for n, rule in enumerate(self.rules, start=1)]
         self._remembered_globs: list[tuple[str, re.Pattern[str]]] = []
+        #: per tool name: the rules that apply to it, in order
+        self._by_tool: dict[str, list[_Compiled]] = {}
 
     def decide(self, tool: str, arguments: Mapping[str, Any] | None = None) -> Decision:
         """``allow``, ``ask`` or ``deny`` for a call of ``tool`` with ``arguments``."""
@@ -167,8 +168,11 @@ class Policy:
             self._remembered_globs.append((tool, _glob(pattern or "*")))
 
     def _match(self, tool: str, what: str) -> _Compiled | None:
-        for item in self._compiled:
-            if item.tool.match(tool) and (item.pattern is None or item.pattern.match(what)):
+        items = self._by_tool.get(tool)
+        if items is None:  # the rules whose tool glob names this tool, once per tool
+            items = self._by_tool[tool] = [i for i in self._compiled if i.tool.match(tool)]
+        for item in items:
+            if item.test(what):
                 return item
         return None
 
@@ -178,6 +182,28 @@ class Policy:
         if (tool, "=" + what) in self.remembered:
             return True
         return any(t == tool and glob.match(what) for t, glob in self._remembered_globs)
+
+
+def _test(pattern: str) -> Callable[[str], bool]:
+    """A fast test for one glob: plain substring / prefix / suffix / equality checks for
+    the common shapes (``*text*``, ``text*``, ``*text``, ``text``), a regex otherwise.
+
+    A compiled regex per rule costs microseconds (``*x*`` scans lazily); 100 rules must
+    stay under 0.1 ms per call.
+    """
+    if pattern in ("", "*"):
+        return lambda _what: True
+    inner = pattern.strip("*")
+    if any(c in inner for c in "*?["):
+        return _glob(pattern).match  # type: ignore[return-value]
+    starts, ends = pattern.startswith("*"), pattern.endswith("*")
+    if starts and ends:
+        return lambda what: inner in what
+    if ends:
+        return lambda what: what.startswith(inner)
+    if starts:
+        return lambda what: what.endswith(inner)
+    return inner.__eq__
 
 
 def _rule_reason(item: _Compiled) -> str:

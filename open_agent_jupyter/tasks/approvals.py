@@ -36,6 +36,9 @@ class TaskDesk:
         self.task_id = task_id
         self.store = store
         self.pending: dict[str, tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = {}
+        #: decided records whose write to the store may still be under way
+        self.recent: dict[str, dict[str, Any]] = {}
+        self._writes: set[asyncio.Future[None]] = set()
 
     async def opened(self, record: dict[str, Any]) -> None:
         """Store the pending record; from now on it can be answered."""
@@ -54,9 +57,22 @@ class TaskDesk:
             self.pending.pop(record["id"], None)
 
     async def settled(self, record: dict[str, Any]) -> None:
-        """Store the record's final state."""
+        """Store the record's final state, without holding up the call (as log entries are
+        written in the background); ``records`` shows it meanwhile."""
         self.pending.pop(record["id"], None)
-        await self.store.put_approval(self.task_id, record)
+        self.recent[record["id"]] = record
+        write = asyncio.ensure_future(self.store.put_approval(self.task_id, record))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
+
+    async def flush(self) -> None:
+        """Wait for the records' writes still under way."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    def records(self, stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The stored records with the decisions not written yet."""
+        return [self.recent.get(r["id"], r) for r in stored]
 
     def answer(self, approval_id: str, decision: str, message: str | None, remember: bool,
                user: str | None) -> dict[str, Any] | None:

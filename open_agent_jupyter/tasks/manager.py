@@ -188,7 +188,9 @@ class TaskManager(SharedStore, StorageFaults):
 
     async def get_approvals(self, task_id: str) -> list[dict[str, Any]]:
         """The task's approval records, oldest first."""
-        return await self.store.get_approvals(task_id)
+        stored = await self.store.get_approvals(task_id)
+        live = self._active.get(task_id)
+        return live.desk.records(stored) if live is not None and live.desk else stored
 
     async def answer_approval(self, task_id: str, approval_id: str, decision: str,
                               message: str | None = None, remember: bool = False,
@@ -421,6 +423,8 @@ class TaskManager(SharedStore, StorageFaults):
         task.finished_at = now_iso()
         stored = False
         try:
+            if live.desk is not None:
+                await live.desk.flush()  # its approvals are stored before it reads as ended
             stored = await self._store_final(live, task)
         finally:
             self.spend.finished(task)
