@@ -33,7 +33,8 @@ from ..procs import set_watch
 from ..reaper import Reaper
 from ..types import Backend, NotebookContextFactory, Outcome
 from . import ownership
-from .approvals import TaskDesk, answer_stored
+from .approvals import TaskDesk
+from .approving import Approvals
 from .faults import StorageFaults
 from .limits import DailySpend, check_model, policy_for, today
 from .live import CLOSED, Event, LiveTask, follow, merge_entries
@@ -57,7 +58,7 @@ RELEASE_TIMEOUT = 30.0
 _FINAL_VALUES = frozenset(s.value for s in FINAL)
 
 
-class TaskManager(SharedStore, StorageFaults):
+class TaskManager(SharedStore, StorageFaults, Approvals):
     """Submits, runs, stops and follows tasks; the one object the surfaces talk to."""
 
     def __init__(self, settings: Settings, store: TaskStore, *, max_running: int = 4,
@@ -185,39 +186,6 @@ class TaskManager(SharedStore, StorageFaults):
         if task is None:
             raise TaskNotFoundError(f"no task with id {task_id!r}")
         return task
-
-    async def get_approvals(self, task_id: str) -> list[dict[str, Any]]:
-        """The task's approval records, oldest first."""
-        stored = await self.store.get_approvals(task_id)
-        live = self._active.get(task_id)
-        return live.desk.records(stored) if live is not None and live.desk else stored
-
-    async def answer_approval(self, task_id: str, approval_id: str, decision: str,
-                              message: str | None = None, remember: bool = False,
-                              user: str | None = None) -> dict[str, Any]:
-        """Decide a pending approval (``decision`` allow | deny); the decided record.
-
-        ``ApprovalNotFoundError`` for an unknown id, ``ApprovalAnsweredError`` when it
-        was decided already; ``TaskNotFoundError`` for an unknown task.
-        """
-        live = self._active.get(task_id)
-        if live is not None and live.desk is not None:
-            record = live.desk.answer(approval_id, decision, message, remember, user)
-            if record is not None:
-                return record
-        await self.get(task_id)  # raises for an unknown task
-        record = await answer_stored(self.store, task_id, approval_id, decision, message, user)
-        answer = {"approval_id": approval_id, "decision": decision, "message": message,
-                  "remember": remember, "user": user}
-        await self.request(task_id, "approval", answer)  # another server runs the task
-        return record
-
-    async def _approval_request(self, task_id: str, payload: dict[str, Any]) -> None:
-        """An answer another server stored for a task of ours (ignored if decided since)."""
-        live = self._active.get(task_id)
-        if live is not None and live.desk is not None:
-            live.desk.answer(payload["approval_id"], payload["decision"], payload.get("message"),
-                             bool(payload.get("remember")), payload.get("user"))
 
     async def get_log(self, task_id: str, after: int = 0) -> list[dict[str, Any]]:
         """The task's log entries with ``seq > after``."""
@@ -395,21 +363,6 @@ class TaskManager(SharedStore, StorageFaults):
             return Outcome("failed", error=message)
         finally:
             await _release(live.state.notebook)
-
-    def _capped(self, live: LiveTask) -> Any:
-        """``live``'s sink, stopping the task once today's spend reaches the daily cap."""
-
-        async def sink(entry: LogEntry) -> None:
-            await live.sink(entry)
-            reason = self.spend.reached(self._running_tasks())
-            if reason and not live.fail_reason and live.work is not None:
-                live.fail_reason = reason
-                live.work.cancel()
-
-        return sink
-
-    def _running_tasks(self) -> list[Task]:
-        return [live.snapshot() for live in self._active.values() if live.started]
 
     async def _finish(self, live: LiveTask, outcome: Outcome) -> None:
         if live.started and outcome.status == "cancelled":
