@@ -117,7 +117,8 @@ class TaskManager(SharedStore, StorageFaults, Approvals):
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
-        running = [live.task.id for live in self._active.values() if live.runner is not None]
+        running = [live.task.id for live in self._active.values()
+                   if live.runner is not None and not live.finished.is_set()]
         for task_id in running:  # said before the cancel: the log tells why the task ended
             await self._active[task_id].sink(LogEntry("error", SHUTTING_DOWN))
         await asyncio.gather(*(self.stop(task_id) for task_id in running))

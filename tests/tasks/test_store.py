@@ -202,3 +202,13 @@ async def test_closed_store_refuses_calls(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(RuntimeError, match="not open"):
         await store.insert_task(make_task("late"))
+
+
+async def test_log_rows_are_appended_never_replaced(store: TaskStore) -> None:
+    task = make_task("t")
+    await store.insert_task(task)
+    await store.append_log(task.id, entries(1, 2))
+    late = LogEntry("error", "a second writer's entry 2", seq=2).to_dict()
+    await store.append_log(task.id, [late, *entries(3)])
+    assert [e["content"] for e in await store.get_log(task.id)] == [
+        "entry 1", "entry 2", "entry 3"]
