@@ -199,6 +199,10 @@ class KernelAccess(Protocol):
         """The user's variables: name, type, shape/len/dtype where they exist, short repr."""
         ...
 
+    async def last_error(self) -> str | None:
+        """The kernel's last uncaught error (``ename: evalue``) as IPython recorded it."""
+        ...
+
     async def close(self) -> None:
         """Release what the access holds (its subshell; a kernel started for the task)."""
         ...

@@ -55,6 +55,8 @@ _VARIABLES = ("import sys as _s, types as _t\n"
               "    _m = _s.modules['_open_agent_variables'] = _t.ModuleType('_open_agent_variables')\n"
               "    exec({source!r}, _m.__dict__)\n"
               "del _s, _t, _m\n")
+_LAST_ERROR_EXPR = ("(lambda e: None if e is None else f'{type(e).__name__}: {e}')"
+                    "(getattr(__import__('sys'), 'last_value', None))")
 _VARIABLES_EXPR = ("__import__('_open_agent_variables').describe_variables_json(globals(), "
                    "getattr(get_ipython(), 'user_ns_hidden', ()))")
 
@@ -145,6 +147,15 @@ class SubshellKernel:
         if result.get("status") != "ok":
             raise KernelError(f"could not list the variables: {result.get('evalue', result)}")
         return json.loads(ast.literal_eval(result["data"]["text/plain"]))
+
+    async def last_error(self) -> str | None:
+        """``ename: evalue`` of the kernel's last uncaught error (``sys.last_value``)."""
+        handle = await self._ensure()
+        reply = await self._request(handle, "", {"e": _LAST_ERROR_EXPR})
+        result = reply["content"].get("user_expressions", {}).get("e", {})
+        if result.get("status") != "ok":
+            return None
+        return ast.literal_eval(result["data"]["text/plain"])
 
     async def close(self) -> None:
         """Delete the subshells, close the channels, release the kernel."""

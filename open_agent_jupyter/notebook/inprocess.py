@@ -20,6 +20,7 @@ import ctypes
 import itertools
 import linecache
 import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -88,6 +89,11 @@ class InProcessKernel:
         """The user's variables."""
         hidden = getattr(self.shell, "user_ns_hidden", {})
         return await asyncio.to_thread(describe_variables, dict(self.shell.user_ns), hidden)
+
+    async def last_error(self) -> str | None:
+        """``ename: evalue`` of the last error IPython showed (``sys.last_value``)."""
+        error = getattr(sys, "last_value", None)
+        return None if error is None else f"{type(error).__name__}: {error}"
 
     async def close(self) -> None:
         """Nothing to release: the kernel is this process."""

@@ -170,11 +170,25 @@ class ReadNotebook(Tool):
     async def run(self, ctx: ToolContext, **arguments: Any) -> ToolResult:
         """The notebook as text."""
         path = _path(ctx, arguments.get("path"))
+        context = notebook_context(ctx)
         try:
-            nb = await notebook_context(ctx).notebooks.read(path)
+            nb = await context.notebooks.read(path)
         except NotebookError as exc:
             raise ToolError(str(exc)) from None
-        return ToolResult(True, notebook_text(nb, path, arguments.get("include_outputs", True)))
+        text = notebook_text(nb, path, arguments.get("include_outputs", True))
+        if context.attached and path == context.path:  # the notebook of the user's kernel
+            text += await _kernel_error(context.kernel)
+        return ToolResult(True, text)
+
+
+async def _kernel_error(kernel: KernelAccess) -> str:
+    """The kernel's last error as a closing line ('' when there is none or no answer)."""
+    async with _lock(kernel):
+        try:
+            error = await asyncio.wait_for(kernel.last_error(), 10)
+        except (KernelError, asyncio.TimeoutError):
+            return ""
+    return f"\n--- the kernel's last error: {error}" if error else ""
 
 
 def notebook_text(nb: dict[str, Any], path: str, include_outputs: bool) -> str:

@@ -268,3 +268,19 @@ async def test_an_open_front_end_applies_the_edit(
     assert status == 404
     status, body = await api("POST", "api/notebook_edits/nope", {"applied": "yes"})
     assert status == 400
+
+
+async def test_read_notebook_adds_the_attached_kernels_last_error(
+        api: Any, extension: Any, fake_llm: FakeLLM, user_kernel: UserKernel,
+        jp_root_dir: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("1 / 0", id="boom")]
+    nbformat.write(nb, jp_root_dir / "k.ipynb")
+    reply = await user_kernel.run("1 / 0")
+    assert reply["status"] == "error"
+    fake_llm.script(call("read_notebook", {}), text("done"))
+    task = await run_task(api, extension, {"task": "t", "kernel_id": user_kernel.id,
+                                           "notebook": "k.ipynb"})
+    (read,) = results(task)
+    assert read["content"].endswith(
+        "--- the kernel's last error: ZeroDivisionError: division by zero")
