@@ -15,6 +15,15 @@ connection. Resume with the ``Last-Event-ID`` header (or ``?last_event_id=N`` fo
 that cannot set headers). A ``: keep-alive`` comment goes out every
 ``keepalive_interval`` seconds of silence. When the client goes away the handler
 stops waiting at once (``on_connection_close``) and closes the subscription.
+
+Fan-out: for a task this server runs, the sink hands each entry to every stream at
+once (``Subscription.on_push``); the frame is encoded once (``log_frame`` keeps the
+last one) and written without waking a coroutine per stream. What a client has not
+read yet waits in its connection's write buffer, at most ``max_buffer`` bytes (past
+the kernel's socket buffer); a client that falls further behind, or whose pending data
+makes no progress for ``write_timeout`` seconds, is disconnected (it resumes with
+``Last-Event-ID``). Every stream ends with its connection closed (``Connection:
+close``): once ``done`` is sent, or ``write_timeout`` seconds later if it is not read.
 """
 
 from __future__ import annotations
@@ -23,20 +32,48 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
-from tornado.iostream import StreamClosedError
+from tornado.iostream import StreamBufferFullError, StreamClosedError
 
 from .handlers import OpenAgentHandler
 from .validation import parse_last_event_id
+
+if TYPE_CHECKING:
+    from ..tasks.live import Subscription
+    from ..tasks.manager import TaskManager
+
+Event = tuple[str, dict[str, Any]]
+#: Replayed frames are written in pieces of about this many bytes, each flushed in turn.
+REPLAY_CHUNK = 64 * 1024
+
+
+class Behind(Exception):
+    """The client cannot keep up (its buffer is full or its writes make no progress)."""
 
 
 def format_event(event: str, data: Any, event_id: int | None = None) -> str:
     """One SSE frame; JSON data stays on one line."""
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+_last_frame: tuple[dict[str, Any] | None, bytes] = (None, b"")
+
+
+def log_frame(entry: dict[str, Any]) -> bytes:
+    """The frame of a log entry; every stream gets the same dict, so it is encoded once."""
+    global _last_frame
+    if _last_frame[0] is not entry:
+        frame = format_event("log", entry, entry.get("seq"))
+        if entry.get("entry_type") == "approval":
+            # again without id (DESIGN.md §12.5): clients that only watch approvals
+            frame += format_event("approval", entry.get("approval") or {})
+        _last_frame = (entry, frame.encode())
+    return _last_frame[1]
 
 
 class TaskStreamHandler(OpenAgentHandler):
@@ -46,10 +83,21 @@ class TaskStreamHandler(OpenAgentHandler):
     keepalive_interval: float = 15.0
     #: Seconds between progress frames while a call is in flight (DESIGN §12.7: at most 5).
     progress_interval: float = 2.0
+    #: Seconds unsent data may wait without any progress before the client is dropped.
+    write_timeout: float = 30.0
+    #: Bytes unsent to one client at most; past that it is dropped (it resumes).
+    max_buffer: int = 4 * 1024 * 1024
+    #: Live entries held for a client while its replay is written.
+    max_pending: int = 2000
     #: Streams open right now (all handlers); lets tests see subscriptions freed.
     open_streams: int = 0
+    #: Streams closed because their client fell behind (all handlers, ever).
+    dropped: int = 0
 
-    _gone: asyncio.Event | None = None
+    _ended: asyncio.Event | None = None
+    _gone = False
+    _probe: asyncio.Future[None] | None = None
+    _probe_at = 0.0
 
     @web.authenticated
     @authorized
@@ -58,32 +106,103 @@ class TaskStreamHandler(OpenAgentHandler):
         manager, _ = await self.find_task(task_id)
         after = parse_last_event_id(self.request.headers.get("Last-Event-ID"),
                                     self.get_query_argument("last_event_id", None))
-        self._gone = gone = asyncio.Event()
+        self._ended, self._behind, self._done_sent = asyncio.Event(), False, False
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
-        events = manager.subscribe(task_id, after)
+        self.set_header("Connection", "close")
+        self._in_flight: Callable[[], list[dict[str, Any]]] = \
+            lambda: manager.in_flight(task_id)
+        subscription = manager.watch(task_id, self.max_pending)
         TaskStreamHandler.open_streams += 1
         try:
-            await self.flush()  # headers now, so the client knows the stream is open
-            await self._pump(events, gone, lambda: manager.in_flight(task_id))
+            self._last_write = self._progressed = asyncio.get_running_loop().time()
+            await self._flush_within()  # headers now, so the client knows the stream is open
+            if subscription is None:
+                await self._follow_store(manager, task_id, after)
+            else:
+                await self._follow_live(manager, task_id, after, subscription)
         except StreamClosedError:
-            pass  # the client went away mid-write; nothing left to tell it
+            self._gone = True  # the client went away mid-write; nothing left to tell it
+        except (Behind, StreamBufferFullError):
+            TaskStreamHandler.dropped += 1
+            self._close_connection()
         finally:
-            with contextlib.suppress(RuntimeError):  # already closed by its own end
-                await events.aclose()
+            if subscription is not None:
+                subscription.close()
             TaskStreamHandler.open_streams -= 1
-        if not gone.is_set():
-            self.finish(set_content_type="text/event-stream; charset=utf-8")
+        if not self._gone:
+            await self._finish_and_close()
 
-    async def _pump(self, events: AsyncIterator[tuple[str, dict[str, Any]]],
-                    client_gone: asyncio.Event,
-                    in_flight: Callable[[], list[dict[str, Any]]]) -> None:
+    async def _finish_and_close(self) -> None:
+        """End the response, then the connection: once sent, or after ``write_timeout``."""
+        finished = self.finish(set_content_type="text/event-stream; charset=utf-8")
+        with contextlib.suppress(asyncio.TimeoutError, StreamClosedError):
+            await asyncio.wait_for(finished, self.write_timeout)
+        # A stream is never reused for another request: a client that stopped reading
+        # would otherwise hold the connection open after done.
+        self.request.connection.stream.close()
+
+    # -- a task this server runs: replay, then push ---------------------------------------
+
+    async def _follow_live(self, manager: TaskManager, task_id: str, after: int,
+                           subscription: Subscription) -> None:
+        self._last = await self._replay(await manager.get_log(task_id, after), after)
+        if subscription.overflowed:
+            raise Behind
+        waiting = subscription.take()
+        subscription.on_push = self._push  # from here the sink writes to us directly
+        for item in waiting:
+            self._push(item)
+        await self._hold()
+
+    def _push(self, item: Event) -> None:
+        """Write one item as it is recorded (called by the task's sink, synchronously)."""
+        assert self._ended is not None
+        if self._ended.is_set():
+            return
+        kind, data = item
+        try:
+            if kind == "log":
+                if data["seq"] > self._last:
+                    self._last = data["seq"]
+                    self._send(log_frame(data))
+                return
+            if kind == "done":
+                self._send(format_event("done", data).encode())
+                self._done_sent = True
+        except StreamBufferFullError:
+            self._behind = True
+        self._ended.set()  # done, behind, or the manager is closing (no done then)
+
+    async def _hold(self) -> None:
+        """Wait for the end; meanwhile keep-alives, and drop a client that stalls."""
+        assert self._ended is not None
+        check = min(self.keepalive_interval, self.progress_interval, 1.0)
+        while not self._ended.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._ended.wait(), check)
+            if self._ended.is_set():
+                break
+            if self._stalled():
+                raise Behind
+            self._tick()
+        if self._behind:
+            raise Behind
+        if self._gone:
+            raise StreamClosedError
+
+    # -- a finished task, or one another server runs: read the store ----------------------
+
+    async def _follow_store(self, manager: TaskManager, task_id: str, after: int) -> None:
+        async with aclosing(manager.subscribe(task_id, after)) as events:
+            await self._pump(events)
+
+    async def _pump(self, events: AsyncIterator[Event]) -> None:
         """Forward events until ``done``, the end of the stream or the client's exit."""
-        gone = asyncio.ensure_future(client_gone.wait())
-        following: asyncio.Future[tuple[str, dict[str, Any]]] | None = None
-        clock = asyncio.get_running_loop().time
-        wrote = progressed = clock()
+        assert self._ended is not None
+        gone = asyncio.ensure_future(self._ended.wait())
+        following: asyncio.Future[Event] | None = None
         try:
             while True:
                 if following is None:
@@ -92,20 +211,11 @@ class TaskStreamHandler(OpenAgentHandler):
                 done, _ = await asyncio.wait({following, gone}, timeout=wait,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if gone in done:
-                    return
-                if clock() - progressed >= self.progress_interval:
-                    progressed = clock()
-                    frames = [format_event("progress", call) for call in in_flight()]
-                    if frames:
-                        self.write("".join(frames))
-                        wrote = progressed
+                    raise StreamClosedError
                 if not done:
-                    if clock() - wrote >= self.keepalive_interval:
-                        self.write(": keep-alive\n\n")
-                        wrote = clock()
-                    await self.flush()
+                    self._tick()
+                    await self._flush_within()
                     continue
-                wrote = clock()
                 try:
                     event, data = following.result()
                 except StopAsyncIteration:
@@ -113,12 +223,10 @@ class TaskStreamHandler(OpenAgentHandler):
                 following = None
                 if event not in ("log", "done"):
                     return  # the manager is shutting down: end the stream without done
-                self.write(format_event(event, data, data.get("seq") if event == "log" else None))
-                if event == "log" and data.get("entry_type") == "approval":
-                    # again without id (DESIGN.md §12.5): clients that only watch approvals
-                    self.write(format_event("approval", data.get("approval") or {}))
-                await self.flush()
+                await self._send_within(log_frame(data) if event == "log" else
+                                        format_event("done", data).encode())
                 if event == "done":
+                    self._done_sent = True
                     return
         finally:
             gone.cancel()
@@ -126,8 +234,74 @@ class TaskStreamHandler(OpenAgentHandler):
                 following.cancel()
                 await asyncio.wait({following})
 
+    # -- writing ------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Progress frames every ``progress_interval``; a keep-alive after a silence."""
+        now = asyncio.get_running_loop().time()
+        if now - self._progressed >= self.progress_interval:
+            self._progressed = now
+            frames = "".join(format_event("progress", call) for call in self._in_flight())
+            if frames:
+                self._send(frames.encode())
+        if now - self._last_write >= self.keepalive_interval:
+            self._send(b": keep-alive\n\n")
+
+    async def _replay(self, entries: list[dict[str, Any]], after: int) -> int:
+        """Write ``entries`` in flushed pieces; the last seq written."""
+        last, piece = after, bytearray()
+        for entry in entries:
+            last = entry["seq"]
+            piece += log_frame(entry)
+            if len(piece) >= REPLAY_CHUNK:
+                await self._send_within(bytes(piece))
+                piece.clear()
+        if piece:
+            await self._send_within(bytes(piece))
+        return last
+
+    def _send(self, data: bytes) -> asyncio.Future[None]:
+        """Write and flush without waiting; ``StreamBufferFullError`` if too far behind."""
+        stream = self.request.connection.stream
+        self._last_write = asyncio.get_running_loop().time()
+        # Tornado refuses a write once unsent + new > the limit: a frame bigger than the
+        # bound still goes out; only a client with more than max_buffer unsent is refused.
+        stream.max_write_buffer_size = self.max_buffer + len(data)
+        self.write(data)
+        return self.flush()
+
+    async def _send_within(self, data: bytes) -> None:
+        """Write and wait until sent; ``Behind`` after ``write_timeout`` without progress."""
+        self._send(data)
+        await self._flush_within()
+
+    async def _flush_within(self) -> None:
+        try:
+            await asyncio.wait_for(self.flush(), self.write_timeout)
+        except asyncio.TimeoutError:
+            raise Behind from None
+
+    def _stalled(self) -> bool:
+        """Whether data written ``write_timeout`` seconds ago or more is still unsent.
+
+        A probe (an empty write straight to the socket's stream) resolves once everything
+        written before it is sent; a probe older than ``write_timeout`` means a stall.
+        """
+        now = asyncio.get_running_loop().time()
+        if self._probe is not None and not self._probe.done():
+            return now - self._probe_at > self.write_timeout
+        stream = self.request.connection.stream
+        self._probe = stream.write(b"") if stream.writing() else None
+        self._probe_at = now
+        return False
+
+    def _close_connection(self) -> None:
+        self._gone = True
+        self.request.connection.stream.close()
+
     def on_connection_close(self) -> None:
         """The client left: stop waiting for events."""
-        if self._gone is not None:
-            self._gone.set()
+        self._gone = True
+        if self._ended is not None:
+            self._ended.set()
         super().on_connection_close()

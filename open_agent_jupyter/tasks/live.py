@@ -3,13 +3,20 @@
 Only tasks that have not ended live here (finished ones are read back from the
 store), so memory does not grow with the number of finished tasks. A live task
 keeps the entries not yet committed to the store (``unflushed``) and one
-``asyncio.Queue`` per subscriber, filled by the sink the moment an entry exists.
+``Subscription`` per follower, filled by the sink the moment an entry exists.
+
+Every follower gets the same entry dict (one object, never copied), so a surface that
+encodes it can encode it once for all. A subscription holds at most ``limit`` entries
+(the server's streams set one); past that it is marked ``overflowed`` and emptied, and
+its follower resumes from the store. A follower may instead take each item as it comes
+(``on_push``): then nothing is held here at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -39,7 +46,7 @@ class LiveTask:
         self.state = RunState()
         self.last_seq = last_seq
         self.unflushed: list[dict[str, Any]] = []
-        self.subscribers: set[asyncio.Queue[Event]] = set()
+        self.subscribers: set[Subscription] = set()
         self.finished = asyncio.Event()
         self.runner: asyncio.Task[None] | None = None
         #: the backend's run inside the runner (what the daily cap cancels)
@@ -66,8 +73,9 @@ class LiveTask:
         entry.seq = self.last_seq
         data = redact_entry(entry.to_dict(), self.secrets)
         self.unflushed.append(data)
-        for queue in self.subscribers:
-            queue.put_nowait(("log", data))
+        item = ("log", data)
+        for subscription in list(self.subscribers):
+            subscription.push(item)
         self._enqueue(self.task.id, data)
         if self.on_entry is not None:
             self.on_entry(self)
@@ -95,9 +103,58 @@ class LiveTask:
 
     def end(self, item: Event) -> None:
         """Give every subscriber its last item and mark the task finished."""
-        for queue in self.subscribers:
-            queue.put_nowait(item)
+        for subscription in list(self.subscribers):
+            subscription.push(item)
         self.finished.set()
+
+    def subscribe(self, limit: int | None = None) -> Subscription:
+        """A new follower of the items from now on (at most ``limit`` held)."""
+        subscription = Subscription(self, limit)
+        self.subscribers.add(subscription)
+        if self.finished.is_set():  # it ended before (its final state not stored yet)
+            subscription.push(("done", self.task.done_info()))
+        return subscription
+
+
+class Subscription:
+    """One follower of a live task: the items pushed since it began, bounded."""
+
+    def __init__(self, live: LiveTask, limit: int | None) -> None:
+        self.limit = limit
+        self.items: deque[Event] = deque()
+        self.ready = asyncio.Event()
+        #: more than ``limit`` entries were waiting: they were dropped (resume from the store)
+        self.overflowed = False
+        #: when set, each item goes straight to it instead of into ``items``
+        self.on_push: Callable[[Event], None] | None = None
+        self._live = live
+
+    def push(self, item: Event) -> None:
+        """Deliver one item (the sink calls this)."""
+        if self.on_push is not None:
+            self.on_push(item)
+            return
+        if self.overflowed:
+            return
+        if item[0] == "log" and self.limit is not None and len(self.items) >= self.limit:
+            self.overflowed = True
+            self.items.clear()  # given back now, not when the follower gets round to it
+        else:
+            self.items.append(item)
+        self.ready.set()
+
+    def take(self) -> list[Event]:
+        """The items waiting, oldest first; the subscription is empty afterwards."""
+        items = list(self.items)
+        self.items.clear()
+        self.ready.clear()
+        return items
+
+    def close(self) -> None:
+        """Stop following (idempotent)."""
+        self._live.subscribers.discard(self)
+        self.items.clear()
+        self.on_push = None
 
 
 def merge_entries(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -108,28 +165,25 @@ def merge_entries(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def follow(live: LiveTask, store: TaskStore, after: int) -> AsyncIterator[Event]:
     """Replay ``live``'s entries after ``after``, then follow it live until it ends."""
-    # Register before reading the store: an entry is either committed before the
-    # read starts, still in ``unflushed`` now, or created later and so queued to us.
-    queue: asyncio.Queue[Event] = asyncio.Queue()
-    live.subscribers.add(queue)
+    # Subscribe before reading the store: an entry is either committed before the
+    # read starts, still in ``unflushed`` now, or created later and so pushed to us.
+    subscription = live.subscribe()
     tail = live.unflushed_after(after)
     try:
         last = after
         for entry in merge_entries(await store.get_log(live.task.id, after), tail):
             last = entry["seq"]
             yield ("log", entry)
-        if live.finished.is_set() and queue.empty():  # it ended before we came (not stored)
-            yield ("done", live.task.done_info())
-            return
         while True:
-            kind, data = await queue.get()
-            if kind == "log":
-                if data["seq"] > last:
-                    last = data["seq"]
-                    yield ("log", data)
-                continue
-            if kind == "done":
-                yield ("done", data)
-            return
+            await subscription.ready.wait()
+            for kind, data in subscription.take():
+                if kind == "log":
+                    if data["seq"] > last:
+                        last = data["seq"]
+                        yield ("log", data)
+                    continue
+                if kind == "done":
+                    yield ("done", data)
+                return
     finally:
-        live.subscribers.discard(queue)
+        subscription.close()

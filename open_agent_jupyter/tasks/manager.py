@@ -37,7 +37,7 @@ from .approvals import TaskDesk
 from .approving import Approvals
 from .faults import StorageFaults
 from .limits import DailySpend, check_model, policy_for, today
-from .live import CLOSED, Event, LiveTask, follow, merge_entries
+from .live import CLOSED, Event, LiveTask, Subscription, follow, merge_entries
 from .models import FINAL, Task, TaskStatus
 from .ownership import INTERRUPTED, TICK_SECONDS, Identity
 from .redact import redact_text, secret_values
@@ -265,6 +265,14 @@ class TaskManager(SharedStore, StorageFaults, Approvals):
         async with aclosing(follow(live, self.store, after)) as items:
             async for item in items:
                 yield item
+
+    def watch(self, task_id: str, limit: int) -> Subscription | None:
+        """A bounded subscription to a task this server runs, else None (read the store).
+
+        Items come from the moment of the call: read ``get_log`` after it to replay the
+        entries before (an entry may come both ways; ``seq`` tells)."""
+        live = self._active.get(task_id)
+        return live.subscribe(limit) if live is not None else None
 
     async def flush(self) -> None:
         """Wait until every log entry recorded so far is committed to the store."""

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from open_agent_jupyter.server.sse import TaskStreamHandler
 from tests.fakellm import FakeLLM, call, text
@@ -113,6 +117,113 @@ async def test_stream_errors(api: Any, jp_fetch: Any, extension: Any) -> None:
     status, body = await api("GET", f"api/task/{created['id']}/stream",
                              headers={"Last-Event-ID": "9" * 20})  # past SQLite's integers
     assert status == 400 and "Last-Event-ID" in body["error"]
+
+
+@pytest.fixture
+def tight_streams() -> Iterator[None]:
+    """Small bounds so that a stalled reader is found in about a second."""
+    saved = (TaskStreamHandler.max_buffer, TaskStreamHandler.write_timeout,
+             TaskStreamHandler.keepalive_interval)
+    TaskStreamHandler.max_buffer, TaskStreamHandler.write_timeout = 64 * 1024, 1.0
+    TaskStreamHandler.keepalive_interval = 0.2
+    yield
+    (TaskStreamHandler.max_buffer, TaskStreamHandler.write_timeout,
+     TaskStreamHandler.keepalive_interval) = saved
+
+
+async def _stalled_reader(port: int, path: str, auth: str) -> tuple[socket.socket, bytes]:
+    """A raw client that sends the request, reads the response head, then stops reading.
+
+    Returns the socket and the body bytes that came with the head."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: stalls soon
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    await loop.sock_sendall(sock, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  f"Authorization: {auth}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await loop.sock_recv(sock, 1024)
+    assert b" 200 " in head.split(b"\r\n")[0]
+    return sock, head.partition(b"\r\n\r\n")[2]
+
+
+async def _read_to_eof(sock: socket.socket, timeout: float = 60.0) -> bytes:
+    """Everything the server still sends, until it closes the connection."""
+    loop = asyncio.get_running_loop()
+    chunks = []
+    async with asyncio.timeout(timeout):
+        while chunk := await loop.sock_recv(sock, 1 << 20):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_a_reader_that_stops_reading_is_dropped_and_resumes(
+        api: Any, jp_fetch: Any, jp_serverapp: Any, jp_base_url: str, extension: Any,
+        fake_llm: FakeLLM, jp_auth_header: dict[str, str], tight_streams: None) -> None:
+    big = "x" * 2_000_000  # each tool_call entry carries it: more than the socket buffers hold
+    fake_llm.script(*[call("write_file", {"path": f"big{i}.txt", "content": big}, delay=0.3)
+                      for i in range(5)], text("wrote them"))
+    _, created = await api("POST", "api/task", {"task": "write big files"})
+    task_id = created["id"]
+    before = (TaskStreamHandler.open_streams, TaskStreamHandler.dropped)
+    path = f"{jp_base_url}api/task/{task_id}/stream".replace("@", "%40")
+    stalled, early = await _stalled_reader(jp_serverapp.port, path,
+                                           jp_auth_header["Authorization"])
+    normal = asyncio.ensure_future(read_stream(jp_fetch, task_id))
+    try:
+        await wait_until(lambda: TaskStreamHandler.dropped == before[1] + 1, timeout=60)
+        frames = await normal
+        logs = [f["data"]["seq"] for f in frames if f.get("event") == "log"]
+        assert logs == list(range(1, len(logs) + 1)) and frames[-1]["event"] == "done"
+        assert frames[-1]["data"]["status"] == "completed"
+        await wait_until(lambda: TaskStreamHandler.open_streams == before[0], timeout=10)
+        assert extension.manager.subscriber_count(task_id) == 0
+        # The server closed the stalled connection (its buffer given back): what was in
+        # flight arrives, then EOF, without done; Last-Event-ID then gets the rest.
+        received = parse_sse(_sse_body(early + await _read_to_eof(stalled)))
+        assert not any(f.get("event") == "done" for f in received)
+        got = [int(f["id"]) for f in received if f.get("event") == "log"]
+        assert got == list(range(1, len(got) + 1)) and len(got) < len(logs)
+        rest = await read_stream(jp_fetch, task_id,
+                                 headers={"Last-Event-ID": str(got[-1] if got else 0)})
+        seqs = [f["data"]["seq"] for f in rest if f.get("event") == "log"]
+        assert got + seqs == logs and rest[-1]["event"] == "done"
+    finally:
+        stalled.close()
+
+
+async def test_a_stream_closes_after_done_even_if_unread(
+        api: Any, jp_serverapp: Any, jp_base_url: str, extension: Any, fake_llm: FakeLLM,
+        jp_auth_header: dict[str, str], tight_streams: None) -> None:
+    fake_llm.script(text("short answer", delay=0.5))
+    _, created = await api("POST", "api/task", {"task": "answer"})
+    path = f"{jp_base_url}api/task/{created['id']}/stream".replace("@", "%40")
+    sock, early = await _stalled_reader(jp_serverapp.port, path,
+                                        jp_auth_header["Authorization"])
+    try:
+        await extension.manager.wait(created["id"])
+        frames = parse_sse(_sse_body(early + await _read_to_eof(sock, timeout=20)))
+        assert frames[-1]["event"] == "done"
+    finally:
+        sock.close()
+
+
+def _sse_body(raw: bytes) -> str:
+    """The SSE text of a chunked HTTP body (possibly cut short, head already read)."""
+    text, body = raw, b""
+    while text:
+        size_line, sep, rest = text.partition(b"\r\n")
+        if not sep or not size_line.strip():
+            break
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        body += rest[:size]
+        text = rest[size + 2:]
+    complete = body.decode(errors="replace").rpartition("\n\n")[0]
+    return complete + "\n\n" if complete else ""
 
 
 def test_parse_sse_reads_frames() -> None:
