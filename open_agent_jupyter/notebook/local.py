@@ -6,6 +6,8 @@ same JSON shapes, so the magic, the widget and the panel do not care where tasks
 The loop has its own thread so it works inside a kernel whose loop is already running.
 Tasks are kept in memory by default (``OPEN_AGENT_LOCAL_DB`` names a SQLite file instead).
 The engine writes nothing to the cell's stderr: its news goes through the task's log.
+Each submission rereads the kernel's environment, so a variable set after a failed task
+(``os.environ["OPENROUTER_API_KEY"] = ...``) counts from the next task on.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class LocalRunner:
         from ..tasks.store import TaskStore
 
         quiet_engine_logs()
+        #: settings given by the caller stay; otherwise each submission rereads the environment
+        self.from_env = settings is None
         self.settings = settings or Settings.from_env()
         path = store_path or os.environ.get("OPEN_AGENT_LOCAL_DB") or ":memory:"
         self.loop = asyncio.new_event_loop()
@@ -63,8 +67,19 @@ class LocalRunner:
     def submit(self, task: str, **overrides: Any) -> dict[str, Any]:
         """Start a task; returns ``{"id", "status"}``."""
         clean = {k: v for k, v in overrides.items() if v is not None}
-        created = self._call(self.manager.submit(task, **clean))
+        created = self._call(self._submit(task, clean))
         return {"id": created.id, "status": str(getattr(created.status, "value", created.status))}
+
+    async def _submit(self, task: str, overrides: dict[str, Any]) -> Any:
+        """Submit with the kernel's environment as it is now (a key set after a failed task)."""
+        if self.from_env:
+            fresh = Settings.from_env()  # ConfigError names a bad variable: a usage error
+            if fresh != self.manager.settings:
+                from ..tasks.redact import secret_values
+
+                self.settings = self.manager.settings = fresh
+                self.manager.secrets = secret_values([fresh.api_key, *self.manager.secrets])
+        return await self.manager.submit(task, **overrides)
 
     def get(self, task_id: str, log: bool = True) -> dict[str, Any]:
         """The task with its log (``log=False``: without it)."""

@@ -2,7 +2,7 @@
 
 ``%agent [options] TASK`` / ``%%agent [options]`` with the cell body as the task.
 ``{name}`` in the task is filled from the notebook's variables (``{{`` for a literal
-brace). Where the task runs: ``--server URL`` or ``OPEN_AGENT_URL`` (exported by the
+brace; braces around anything else, such as JSON, stay as written: see ``fill_task``). Where the task runs: ``--server URL`` or ``OPEN_AGENT_URL`` (exported by the
 server extension to the kernels it starts) → that server's REST API; otherwise (or with
 ``--local``) the same engine inside the kernel. The cell waits until the task ends while
 the widget updates and its Stop button works (in a kernel the wait is an ``await``, see
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import string
-from collections.abc import Mapping
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -25,6 +23,7 @@ from IPython.display import display
 
 from ..config import BACKENDS, PRESETS
 from ..exceptions import ConfigError, OpenAgentError
+from .fill import fill_task
 from .result import AgentResult, TaskAPI
 from .sse import APIError, ServerUnreachableError
 
@@ -36,32 +35,19 @@ _OVERRIDES = ("model", "max_iterations", "budget_cents", "working_dir", "backend
               "approval_timeout")
 
 
-class _Namespace(Mapping[str, Any]):
-    """The user's namespace for ``str.format``: a missing name is a usage error."""
-
-    def __init__(self, ns: Mapping[str, Any]) -> None:
-        self.ns = ns
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self.ns:
-            raise UsageError(f"{{{key}}} in the task: no variable {key!r} in the notebook "
-                             "(write {{ and }} for literal braces)")
-        return self.ns[key]
-
-    def __iter__(self) -> Any:
-        return iter(self.ns)
-
-    def __len__(self) -> int:
-        return len(self.ns)
+BLOCKING_REASON = ("Stop is unavailable: this cell blocks the kernel (%agent inside a function "
+                   "or loop, or loaded in the same cell); interrupt the kernel (■) to stop")
 
 
-def fill_task(text: str, ns: Mapping[str, Any]) -> str:
-    """Replace ``{name}`` (and ``{name.attr}``, ``{name!r}`` ...) from ``ns``; ``{{`` escapes."""
-    try:
-        return string.Formatter().vformat(text, (), _Namespace(ns))
-    except (IndexError, KeyError, ValueError, AttributeError, TypeError) as exc:
-        raise UsageError(f"cannot fill the task's {{...}} fields: {exc} "
-                         "(write {{ and }} for literal braces)") from None
+class TaskInterrupted(KeyboardInterrupt):
+    """The cell was interrupted and its task stopped; shown as its one-line message.
+
+    Still a ``KeyboardInterrupt``, so "Run All" stops here; ``_render_traceback_`` (the
+    hook IPython uses for its traceback) keeps internal frames out of the cell.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
 
 
 def split_options(line: str) -> tuple[str, str]:
@@ -135,9 +121,7 @@ class AgentMagics(Magics):
             from .awaiting import awaits_on_asyncio
 
             if awaits_on_asyncio(self.shell):  # a kernel, but this call is not an await
-                widget.stop_button.tooltip = ("this cell blocks the kernel (%agent inside a block, "
-                                              "or loaded in the same cell): interrupt the kernel "
-                                              "(■) to stop")
+                widget.stop_unavailable(BLOCKING_REASON)
             self._wait(result, widget)
         return result
 
@@ -175,6 +159,7 @@ class AgentMagics(Magics):
         from .bundle import TaskDisplay
 
         widget.task_display = TaskDisplay(widget, client, result).show()  # the one output
+        result.shown_in = self.shell.execution_count  # so its value does not show it again
         self.shell.user_ns[LAST_RESULT] = result  # reachable even when the cell is interrupted
         return result, widget, bool(args.background)
 
@@ -253,9 +238,10 @@ class AgentMagics(Magics):
         result.stop()
         widget.follower.join(30)
         result.refresh()
+        widget.message.value = ""
         widget.task_display.update(result.data)
-        raise KeyboardInterrupt(f"task {result.id} stopped ({result.status}); "
-                                f"its result is in `{LAST_RESULT}`")
+        raise TaskInterrupted(f"interrupted: task {result.id} stopped ({result.status}); "
+                              f"its result is in `{LAST_RESULT}`")
 
     @staticmethod
     def _settle(result: AgentResult, widget: Any) -> None:

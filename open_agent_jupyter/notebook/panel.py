@@ -24,6 +24,8 @@ from .result import STATUS_MARKS, TaskAPI
 from .widgets import TaskWidget, close_tree
 
 STATUSES = ("all", "pending", "running", "completed", "failed", "cancelled")
+#: Characters of a task-list line (fits a 300 px side area).
+LABEL_CHARS = 42
 
 
 def age(created_at: str | None, now: datetime | None = None) -> str:
@@ -43,14 +45,20 @@ def age(created_at: str | None, now: datetime | None = None) -> str:
     return f"{seconds} s ago"
 
 
-def task_label(task: dict[str, Any]) -> str:
-    """One line of the task list: status, age, iterations, cost, task text."""
+def task_label(task: dict[str, Any], width: int = LABEL_CHARS) -> str:
+    """One line of the task list: status mark, task text, age, iterations, cost.
+
+    Short enough for a 300 px side area (``width`` characters); the chosen task's view
+    below the list shows every figure in full.
+    """
     status = str(task.get("status", ""))
     cost = float((task.get("usage") or {}).get("cost_usd") or 0.0)
+    when = age(task.get("created_at")).replace(" ago", "")
+    tail = f" · {when} · {int(task.get('iterations') or 0)} it · ${cost:.2f}".replace(" ·  ·", " ·")
     text = " ".join(str(task.get("task", "")).split())
-    text = text if len(text) <= 70 else text[:69] + "…"
-    return (f"{STATUS_MARKS.get(status, '·')} {status:<9} {age(task.get('created_at')):>10} · "
-            f"{int(task.get('iterations') or 0):>3} it · ${cost:.4f} · {text}")
+    room = max(8, width - len(tail) - 2)
+    text = text if len(text) <= room else text[:room - 1] + "…"
+    return f"{STATUS_MARKS.get(status, '·')} {text}{tail}"
 
 
 class TaskPanel(widgets.VBox):
@@ -63,15 +71,16 @@ class TaskPanel(widgets.VBox):
         self.current: TaskWidget | None = None
         self._updating = False
         self._stop_refresh = threading.Event()
-        self.title = widgets.HTML(f"<b>Open Agent tasks</b> · <code>{client.url}</code>")
+        self.title = widgets.HTML(f"<b>Open Agent tasks</b> · <code style='overflow-wrap: "
+                                  f"anywhere'>{client.url}</code>")
         self.status_filter = widgets.Dropdown(options=STATUSES, value="all",
-                                              layout=widgets.Layout(width="140px"))
+                                              layout=widgets.Layout(width="120px"))
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh",
                                              layout=widgets.Layout(width="auto"))
-        self.task_list = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="100%"))
+        self.task_list = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="auto"))
         self.task_input = widgets.Textarea(placeholder="Describe a task, e.g. "
                                            "“Create hello.py that prints Hello World”",
-                                           layout=widgets.Layout(width="100%", height="60px"))
+                                           layout=widgets.Layout(width="auto", height="60px"))
         self.submit_button = widgets.Button(description="Submit", button_style="primary",
                                             icon="play", layout=widgets.Layout(width="auto"))
         self.message = widgets.HTML()
@@ -80,10 +89,11 @@ class TaskPanel(widgets.VBox):
         self.submit_button.on_click(lambda _b: self.submit())
         self.status_filter.observe(lambda _c: self.refresh(), names="value")
         self.task_list.observe(self._on_select, names="value")
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
         super().__init__([
-            widgets.HBox([self.title, self.status_filter, self.refresh_button]),
-            self.task_list, widgets.HBox([self.task_input, self.submit_button]),
-            self.message, self.detail])
+            self.title, widgets.HBox([self.status_filter, self.refresh_button], layout=wrap),
+            self.task_list, self.task_input, widgets.HBox([self.submit_button], layout=wrap),
+            self.message, self.detail], layout=widgets.Layout(min_width="0"))
         self.add_class("open-agent-panel")
         self.refresh()
         if auto_refresh > 0:

@@ -187,6 +187,20 @@ class AgentResult:
         return (f"{STATUS_MARKS.get(self.status, '')} **{self.status}** · {self.iterations} iterations"
                 f" · {tokens:,} tokens · ${cost:.4f}")
 
+    #: The cell (execution count) whose ``%agent`` output already shows this task: the
+    #: value is not shown a second time as that cell's ``Out[]`` (DESIGN §12.3).
+    shown_in: int | None = None
+
+    def _ipython_display_(self) -> None:
+        """Show the summary and the answer, except as the value of the cell that shows them."""
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        if self.shown_in is not None and getattr(shell, "execution_count", None) == self.shown_in:
+            return
+        display({"text/markdown": self._repr_markdown_(), "text/plain": repr(self)}, raw=True)
+
     def _repr_markdown_(self) -> str:
         lines = [f"{self.summary_line()} · task `{self.id}`", ""]
         if self.result:

@@ -5,18 +5,26 @@ takes the task JSON. ``follow(client, task_id)`` runs a ``Follower`` thread that
 from a client's stream. Rows go into pages of ``page_size``; only the newest
 ``visible_pages`` pages are on screen (a button shows earlier ones), so each new row
 sends a few dozen ids to the front end however long the task is.
+
+The rows sit in a box of bounded height (``TIMELINE_HEIGHT``) under the header, which
+stays visible. The box lays its content out bottom-up (``column-reverse``), so the
+browser keeps it scrolled to the newest row, and leaves it where it is once the person
+has scrolled up. While the task runs a ticker thread re-renders the elapsed time and
+the running rows every second. Widgets are only ever updated by setting their traits
+(never inside an ``Output`` context), so a background thread can update them under
+nbclient/papermill, where no cell's message is the parent.
 """
 
 from __future__ import annotations
 
 import html
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
-from IPython.display import Markdown
 
 from ..exceptions import OpenAgentError
 from .approvals import ApprovalRow
@@ -27,6 +35,11 @@ _COLORS = {"completed": "#080", "failed": "#c00", "cancelled": "#a60",
            "running": "#06c", "pending": "#888"}
 _CONN = {"connecting": "◌ connecting", "connected": "● connected",
          "reconnecting": "◐ reconnecting", "disconnected": "○ disconnected"}
+_FINAL = ("completed", "failed", "cancelled")
+#: Most height the timeline takes before it scrolls (CSS length).
+TIMELINE_HEIGHT = "420px"
+#: Seconds between re-renders of the elapsed time while the task runs.
+TICK = 1.0
 
 
 def _elapsed(start: str | None, end: str | None) -> str:
@@ -83,6 +96,9 @@ class TaskWidget(widgets.VBox):
         self.stream: Any = None
         self.follower: Any = None
         self.answer_text: str | None = None
+        self.errors_shown: set[str] = set()
+        self.message_text = ""
+        self.ticker: threading.Thread | None = None
         self.closed = False
         self._lock = threading.Lock()  # the follower thread attaches while the user may close
         self.header = widgets.HTML()
@@ -99,10 +115,17 @@ class TaskWidget(widgets.VBox):
         from .export_bar import ExportBar
 
         self.export_bar = ExportBar(self)
-        bar = widgets.HBox([self.stop_button, self.conn_label, self.export_bar],
-                           layout=widgets.Layout(align_items="center"))
-        super().__init__([self.header, bar, self.earlier_button, self.pages_box,
-                          self.answer, self.message])
+        self.stop_note = widgets.HTML()
+        self.bar = widgets.HBox([self.stop_button, self.stop_note, self.conn_label,
+                                 self.export_bar],
+                                layout=widgets.Layout(align_items="center", flex_flow="row wrap"))
+        inner = widgets.VBox([self.earlier_button, self.pages_box],
+                             layout=widgets.Layout(flex="0 0 auto"))
+        self.timeline = widgets.Box([inner], layout=widgets.Layout(
+            display="flex", flex_flow="column-reverse", max_height=TIMELINE_HEIGHT,
+            overflow="hidden auto"))
+        self.timeline.add_class("open-agent-timeline")
+        super().__init__([self.header, self.bar, self.timeline, self.answer, self.message])
         self.add_class("open-agent-task")
         self._render_header()
         self.set_connection(CONNECTING)
@@ -114,6 +137,7 @@ class TaskWidget(widgets.VBox):
             return
         if event == "log":
             self._apply_entry(data)
+            self._start_ticker()
         elif event == "done":
             self.info.update({k: v for k, v in data.items() if v is not None})
             self._finish(data.get("status", "completed"), data.get("result"), data.get("error"))
@@ -133,7 +157,25 @@ class TaskWidget(widgets.VBox):
             self._finish(status, task.get("result"), task.get("error"))
         else:
             self.status = status
+            if status == "running":
+                self._start_ticker()
         self._render_header()
+
+    def _start_ticker(self) -> None:
+        """Re-render the elapsed time (header, running rows) every second while running."""
+        if self.ticker is None and self.status not in _FINAL and not self.closed:
+            self.ticker = threading.Thread(target=self._tick, daemon=True,
+                                           name=f"open-agent-tick-{(self.task_id or '')[:8]}")
+            self.ticker.start()
+
+    def _tick(self) -> None:
+        while not self.closed and self.status not in _FINAL:
+            time.sleep(TICK)
+            if self.closed or self.status in _FINAL:
+                return
+            self._render_header()
+            for row in self.tool_rows.values():
+                row.tick()
 
     def _apply_entry(self, entry: dict[str, Any]) -> None:
         kind = entry.get("entry_type")
@@ -150,9 +192,17 @@ class TaskWidget(widgets.VBox):
                 row = ToolRow(entry)
                 self._append(row)
             row.set_result(entry)
+        elif kind == "tool_output":
+            row = self.tool_rows.get(str(entry.get("call_id")))
+            if row is not None:
+                row.add_output(entry)
         elif kind == "response":
             self._show_answer(str(entry.get("content") or ""))
-        elif kind in ("thinking", "error") and entry.get("content"):
+        elif kind in ("thinking", "error", "notice") and entry.get("content"):
+            if kind == "error":
+                self.errors_shown.add(str(entry["content"]))
+                if self.message_text == entry["content"]:  # shown from the task JSON first
+                    self.show_message("")
             self._append(text_row(str(entry["content"]), kind))
         elif kind == "approval":
             self._apply_approval(entry.get("approval") or {})
@@ -180,11 +230,13 @@ class TaskWidget(widgets.VBox):
         self.status = self.info["status"] = status
         if result and self.answer_text is None:
             self._show_answer(result)
-        if error and status != "completed":
+        if error and status != "completed" and error not in self.errors_shown:
+            self.errors_shown.add(error)  # once: the error row already says it otherwise
             self.show_message(error)
         self.stop_button.disabled = True
-        self.stop_button.button_style = ""
-        self.stop_button.description = status
+        self.stop_button.layout.display = "none"  # nothing left to stop
+        self.stop_note.value = ""
+        self.conn_label.layout.display = "none"  # the stream's end is no news
         for row in self.tool_row_list:
             row.mark_unfinished()
 
@@ -192,21 +244,33 @@ class TaskWidget(widgets.VBox):
         if not text.strip() or text == self.answer_text:
             return
         self.answer_text = text
-        self.answer.clear_output()
-        self.answer.append_display_data(Markdown(text))
+        # Set the outputs, never ``clear_output()``: that enters the Output context, which
+        # from a background thread has no parent message (nbclient fails on it).
+        self.answer.outputs = ({"output_type": "display_data", "metadata": {},
+                                "data": {"text/markdown": text, "text/plain": text}},)
 
     def show_message(self, text: str) -> None:
-        """Show an error or notice under the log."""
-        self.message.value = ("<div style='color: var(--jp-error-color1, #c00)'>"
-                              f"{html.escape(text)}</div>")
+        """Show an error or notice under the log ("" clears it)."""
+        self.message_text = text
+        self.message.value = "" if not text else (
+            f"<div style='color: var(--jp-error-color1, #c00)'>{html.escape(text)}</div>")
 
     def set_connection(self, state: str) -> None:
         """connecting | connected | reconnecting | disconnected."""
         self.connection = state
-        shown = _CONN.get(state, state)
-        if state == DISCONNECTED and self.status in ("completed", "failed", "cancelled"):
-            shown += " (task ended)"
-        self.conn_label.value = f"<span style='opacity: 0.7'>{shown}</span>"
+        if self.status in _FINAL:
+            self.conn_label.layout.display = "none"
+            return
+        self.conn_label.value = f"<span style='opacity: 0.7'>{_CONN.get(state, state)}</span>"
+
+    def stop_unavailable(self, reason: str) -> None:
+        """Show Stop as unavailable, with why (a cell that blocks the kernel)."""
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stop unavailable"
+        self.stop_button.button_style = ""
+        self.stop_button.tooltip = reason
+        self.stop_note.value = (f"<span style='opacity: 0.75; font-size: 90%'>"
+                                f"{html.escape(reason)}</span>")
 
     # rows --------------------------------------------------------------------
     @property

@@ -108,10 +108,16 @@ def test_option_splitting_keeps_the_task_verbatim() -> None:
     assert split_options("--local -- --literal task") == ("--local", "--literal task")
     assert split_options("--model=x task") == ("--model=x", "task")
     assert fill_task("{n!r} and {d[k]}", {"n": "x", "d": {"k": 2}}) == "'x' and 2"
-    with pytest.raises(UsageError):
-        fill_task("{}", {})
-    with pytest.raises(UsageError):
-        fill_task("unbalanced {", {})
+    # braces around anything but a name or expression stay as written (JSON, code, "{}")
+    assert fill_task("{}", {}) == "{}"
+    assert fill_task("unbalanced {", {}) == "unbalanced {"
+    assert fill_task('Write config.json containing {"a": 1}', {}) == \
+        'Write config.json containing {"a": 1}'
+    assert fill_task('{"a": {"b": [1, 2]}} for {n}', {"n": 3}) == '{"a": {"b": [1, 2]}} for 3'
+    assert fill_task("{ n } {:>3} {'k': n} {{n}} {n:>3}", {"n": 7}) == \
+        "{ n } {:>3} {'k': n} {n}   7"
+    with pytest.raises(UsageError, match="no variable 'missing'"):
+        fill_task("{missing}", {})
     with pytest.raises(UsageError):
         fill_task("{d[missing]}", {"d": {}})
     with pytest.raises(UsageError):

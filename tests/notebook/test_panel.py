@@ -29,7 +29,7 @@ def test_submit_follow_filter(local_engine: Path) -> None:
     panel.refresh()
     (label, task_id), = panel.task_list.options
     assert task_id == current.task_id and panel.task_list.value == task_id
-    assert "completed" in label and "3 it" in label and "Create hello.py" in label
+    assert label.startswith("✔ ") and "3 it" in label and "Create hello" in label
     panel.status_filter.value = "failed"
     assert panel.task_list.options == ()
     panel.status_filter.value = "all"

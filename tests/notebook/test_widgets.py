@@ -186,7 +186,11 @@ def test_panel_labels() -> None:
     assert age("2025-01-01T00:00:00+00:00", now=_t("2025-01-01T00:00:09+00:00")) == "9 s ago"
     label = task_label({"status": "running", "task": "Make\na thing", "iterations": 4,
                         "usage": {"cost_usd": 0.01234}, "created_at": None})
-    assert "running" in label and "4 it" in label and "$0.0123" in label and "Make a thing" in label
+    assert label == "◐ Make a thing · 4 it · $0.01"
+    assert "4 it" in label and "$0.01" in label and "Make a thing" in label
+    long = task_label({"status": "completed", "task": "word " * 40, "iterations": 12,
+                       "usage": {"cost_usd": 1.5}, "created_at": "2025-01-01T00:00:00+00:00"})
+    assert len(long) <= 42 and "…" in long and long.endswith("12 it · $1.50")
 
 
 def _t(text: str):
