@@ -8,6 +8,13 @@ reaches it, ``null`` for the in-kernel engine), ``text/html`` (the static timeli
 ``display_id`` and sends ``update_display_data`` when the status changes and when the
 task ends, so a notebook saved afterwards — opened without a kernel, on GitHub or in
 nbviewer — still shows what the agent did.
+
+Updates from the follower's thread go out with the kernel's current parent message (the
+cell running then): nbclient applies an update to every output with its display id, so a
+``--background`` task ending during a later cell still updates its own output there.
+JupyterLab applies updates only to the output area of the cell running, so there a
+``--background`` output keeps its last shown state (the lab extension renders from the
+server instead).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from .static import summary_text, timeline_html
 
 TASK_MIME = "application/vnd.open-agent.task+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: Seconds the final update waits for the follower to have read the whole task.
+FINAL_WAIT = 30.0
 
 
 def task_bundle(task: Mapping[str, Any], widget: Any = None,
@@ -53,7 +62,6 @@ class TaskDisplay:
         self._lock = threading.Lock()
         self._sent: tuple[str, bool] | None = None
         self._publisher: Any = None
-        self._parent: Any = None
 
     def show(self) -> TaskDisplay:
         """Display the bundle; later status changes of the widget update it."""
@@ -62,10 +70,26 @@ class TaskDisplay:
         shell = get_ipython()
         if shell is not None and hasattr(shell, "kernel"):  # a kernel: updates have a target
             self._publisher = shell.display_pub
-            self._parent = getattr(self._publisher, "parent_header", None)
-            self.widget.observe(lambda _change: self.update(), names="status")
+            self.widget.observe(self._on_status, names="status")
         display(self.bundle(self.task()), raw=True, display_id=self.display_id)
         return self
+
+    def _on_status(self, change: dict[str, Any]) -> None:
+        """A new status: shown at once; the end once the follower has fetched the whole log."""
+        if change.get("new") not in FINAL:
+            self.update()
+            return
+        follower = getattr(self.widget, "follower", None)
+        if follower is None or threading.current_thread() is not follower._thread:
+            self.update()
+            return
+
+        def after_follower() -> None:  # the follower's last act is reading the task with its log
+            follower.join(FINAL_WAIT)
+            self.update(self.result.data if "log" in self.result.data else None)
+
+        threading.Thread(target=after_follower, daemon=True,
+                         name=f"open-agent-display-{self.result.id[:8]}").start()
 
     def task(self) -> dict[str, Any]:
         """The newest task data: the result's, with the widget's figures while it runs."""
@@ -94,7 +118,6 @@ class TaskDisplay:
             if key == self._sent and not final:
                 return
             self._sent = key
-            self._in_cell_context()
             update_display(self.bundle(data), raw=True, display_id=self.display_id)
 
     def _with_log(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -103,10 +126,3 @@ class TaskDisplay:
         except (OpenAgentError, ValueError):  # the server went away: keep what is known
             return data
         return {**data, **fetched}
-
-    def _in_cell_context(self) -> None:
-        """Send from this thread as from the ``%agent`` cell (ipykernel's per-thread parent)."""
-        set_parent = getattr(self._publisher, "set_thread_parent", None)
-        if set_parent is not None and self._parent and threading.current_thread() is not \
-                threading.main_thread():
-            set_parent(self._parent)

@@ -19,10 +19,10 @@ TASK_MIME = "application/vnd.open-agent.task+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-def run_agent_notebook(cwd: Path, agent_cell: str) -> Any:
+def run_agent_notebook(cwd: Path, agent_cell: str, *more: str) -> Any:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext open_agent_jupyter"),
-                nbformat.v4.new_code_cell(agent_cell)]
+    nb.cells = [nbformat.v4.new_code_cell(source)
+                for source in ("%load_ext open_agent_jupyter", agent_cell, *more)]
     NotebookClient(nb, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(cwd)}}).execute()
     path = cwd / "saved.ipynb"
@@ -80,3 +80,18 @@ def test_the_static_timeline_escapes_everything() -> None:
     assert "<script" not in page and "<img" not in page and "<b>'" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "✘ error" in page
     assert "data-task-id='t&#x27;1'" in page and "<style" not in page
+
+
+def test_a_background_task_updates_its_output_when_it_ends(
+        agent_llm: FakeLLM, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPEN_AGENT_URL", "OPEN_AGENT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for key, value in engine_env(agent_llm, work).items():
+        monkeypatch.setenv(key, value)
+    nb = run_agent_notebook(work, "r = %agent --background Create hello.py and run it", (
+        "import threading\nr.wait()\n"
+        "for t in threading.enumerate():  # the display's last update is sent from its thread\n"
+        "    if t.name.startswith('open-agent-display'):\n"
+        "        t.join()\nprint(r.status)"))
+    check_finished(the_one_output(nb))
+    assert nb.cells[2].outputs[0]["text"] == "completed\n"
