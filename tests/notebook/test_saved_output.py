@@ -31,8 +31,7 @@ def run_agent_notebook(cwd: Path, agent_cell: str, *more: str) -> Any:
 
 
 def the_one_output(nb: Any) -> dict[str, Any]:
-    # The value of a bare ``%%agent`` (Out[]) is another matter (DESIGN §12.3, the live view).
-    outputs = [o for o in nb.cells[1].outputs if o["output_type"] != "execute_result"]
+    outputs = nb.cells[1].outputs  # a bare %%agent's value does not show again (§12.3)
     assert [o["output_type"] for o in outputs] == ["display_data"], outputs
     return outputs[0]["data"]
 
