@@ -154,6 +154,8 @@ class Command:
     marker: str
     pid: int | None = None
     started: str | None = None
+    #: its group is in the store (the manager writes new groups at its next tick)
+    stored: bool = False
 
     @property
     def env(self) -> dict[str, str]:
@@ -166,8 +168,6 @@ class Command:
         _roots[pid] = None
         while len(_roots) > MAX_ROOTS:
             del _roots[next(iter(_roots))]
-        if self.started is not None:
-            self.watch.record(pid, self.started)
 
     def kill(self) -> int:
         """Kill the command's group and every process carrying its marker (blocking: /proc)."""
@@ -177,10 +177,9 @@ class Command:
 
 @dataclass
 class ProcessWatch:
-    """The commands of one task; ``record(pid, start)`` persists each group it starts."""
+    """The commands of one task (``unstored()`` gives the groups to record in the store)."""
 
     task_id: str
-    record: Callable[[int, str], None] = lambda pid, started: None
     commands: list[Command] = field(default_factory=list)
 
     def command(self) -> Command:
@@ -188,6 +187,10 @@ class ProcessWatch:
         command = Command(self, f"{self.task_id}:{len(self.commands) + 1}.")
         self.commands.append(command)
         return command
+
+    def unstored(self) -> list[Command]:
+        """Commands whose group is not recorded in the store yet."""
+        return [c for c in self.commands if c.started and not c.stored]
 
     def kill(self) -> int:
         """Kill everything this task's commands started that still runs (blocking: /proc)."""

@@ -28,6 +28,7 @@ import socket
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,12 +81,16 @@ def is_alive(row: tuple[Any, ...], me: Identity, now: float) -> bool:
     return lease_until >= now
 
 
-def tick(db: sqlite3.Connection, me: Identity, now: float) -> Tick:
-    """Renew our lease, recover gone owners' tasks, take our open requests."""
+def tick(db: sqlite3.Connection, me: Identity, now: float,
+         groups: Iterable[tuple[str, int | None, str | None]] = ()) -> Tick:
+    """Renew our lease, record our tasks' new process ``groups`` (task id, PID, start),
+    recover gone owners' tasks, take our open requests."""
     found = Tick()
     with transaction(db):
         db.execute("INSERT OR REPLACE INTO servers VALUES (?, ?, ?, ?, ?)",
                    (me.instance, me.host, me.pid, me.started, now + LEASE_SECONDS))
+        db.executemany("INSERT OR IGNORE INTO procs (task_id, pid, started, host) "
+                       "VALUES (?, ?, ?, ?)", [(*g, me.host) for g in groups])
         rows = db.execute("SELECT * FROM servers").fetchall()
         alive = {row[0] for row in rows if is_alive(row, me, now)}
         gone = [row[0] for row in rows if row[0] not in alive]
@@ -127,13 +132,6 @@ def add_request(db: sqlite3.Connection, task_id: str, kind: str,
     with transaction(db):
         db.execute("INSERT INTO requests (task_id, kind, payload, created_at) VALUES (?,?,?,?)",
                    (task_id, kind, json.dumps(payload), time.time()))
-
-
-def record_group(db: sqlite3.Connection, task_id: str, pid: int, started: str, host: str) -> None:
-    """Remember a process group a task's command leads."""
-    with transaction(db):
-        db.execute("INSERT OR REPLACE INTO procs (task_id, pid, started, host) VALUES (?,?,?,?)",
-                   (task_id, pid, started, host))
 
 
 def forget_groups(db: sqlite3.Connection, task_id: str) -> None:

@@ -81,7 +81,14 @@ class SharedStore:
 
     async def _tick(self) -> None:
         """Renew the lease; recover gone owners' tasks; carry out requests for ours."""
-        found = await self.store.call(ownership.tick, self.identity, time.time())
+        # Groups are recorded at the tick, not per command: no store write on a command's
+        # path; one that dies within a tick needs no record, and what it left carries
+        # its marker, which recovery finds without a record.
+        new = [(live.task.id, c) for live in self._active.values() for c in live.watch.unstored()]
+        groups = [(task_id, c.pid, c.started) for task_id, c in new]
+        found = await self.store.call(ownership.tick, self.identity, time.time(), groups)
+        for _, command in new:
+            command.stored = True
         self._storage_ok()  # the lease was written: so can the rest be
         if is_subreaper():
             await asyncio.to_thread(self._reaper.sweep)
@@ -120,9 +127,5 @@ class SharedStore:
             log.error("background work failed: %r", future.exception())
 
     def _watch(self, task_id: str) -> ProcessWatch:
-        """A task's process watch, recording its command groups in the store."""
-        def record(pid: int, started: str) -> None:
-            self._spawn(self.store.call(ownership.record_group, task_id, pid, started,
-                                        self.identity.host))
-
-        return ProcessWatch(task_id, record)
+        """A task's process watch (its new command groups are stored at each tick)."""
+        return ProcessWatch(task_id)

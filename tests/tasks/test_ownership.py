@@ -55,3 +55,25 @@ async def test_a_gone_owners_pending_tasks_are_claimed_exactly_once(tmp_path: Pa
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_recorded_groups_go_to_the_server_that_recovers_their_task(tmp_path: Path) -> None:
+    first, second = TaskStore(tmp_path / "tasks.db"), TaskStore(tmp_path / "tasks.db")
+    await first.open()
+    await second.open()
+    try:
+        owner, rescuer = Identity.of_this_process(), Identity.of_this_process()
+        running = Task(task="runs a command", model="m", status=TaskStatus.RUNNING)
+        await first.insert_task(running, owner=owner.instance)
+        await first.call(ownership.tick, owner, time.time(), [(running.id, 4242, "boot:7")])
+        # The owner's process is gone as far as the others can tell (its start differs).
+        await first.call(lambda db: db.execute(
+            "UPDATE servers SET started = 'another:1' WHERE instance = ?", (owner.instance,)))
+        found = await second.call(ownership.tick, rescuer, time.time())
+        assert found.failed == [running.id]
+        assert found.groups == {running.id: [(4242, "boot:7")]}
+        again = await second.call(ownership.tick, rescuer, time.time())
+        assert again.failed == [] and again.groups == {}  # handed out once
+    finally:
+        await first.close()
+        await second.close()
