@@ -83,7 +83,7 @@ class ToolRow(widgets.VBox):
                                                                 margin="0 0 0 36px"))
         self.live_button.on_click(lambda _b: self.toggle_output())
         self.toggle = widgets.ToggleButton(value=False, description="▸", tooltip="show details",
-                                           layout=widgets.Layout(width="32px", height="24px"))
+                                           layout=widgets.Layout(width="28px", height="24px", padding="0"))
         self.summary = widgets.HTML(layout=widgets.Layout(min_width="0", flex="1 1 auto"))
         self.details: widgets.VBox | None = None
         #: The call's rich outputs (a plot the python tool made), shown under the summary.

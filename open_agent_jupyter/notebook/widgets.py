@@ -115,6 +115,7 @@ class TaskWidget(widgets.VBox):
         from .export_bar import ExportBar
 
         self.export_bar = ExportBar(self)
+        self.export_bar.layout.flex_flow = "row wrap"  # a narrow side area wraps its link
         self.stop_note = widgets.HTML()
         self.bar = widgets.HBox([self.stop_button, self.stop_note, self.conn_label,
                                  self.export_bar],

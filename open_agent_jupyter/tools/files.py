@@ -173,7 +173,7 @@ def unified_diff(before: str, after: str, name: str) -> str:
     """A unified diff of a file's two texts (``--- a/name`` / ``+++ b/name``)."""
     lines = difflib.unified_diff(before.splitlines(keepends=True),
                                  after.splitlines(keepends=True),
-                                 fromfile=f"a/{name}", tofile=f"b/{name}")
+                                 fromfile=f"a/{name.lstrip('/')}", tofile=f"b/{name.lstrip('/')}")
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
 

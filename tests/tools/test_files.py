@@ -95,7 +95,8 @@ async def test_write_file_says_created_and_diffs_a_replaced_text_file(call, work
     again = await call("write_file", path="app.py", content="a = 1\nb = 3\nc = 4")
     assert again.extra is not None and again.extra["created"] is False
     diff = again.extra["diff"].splitlines()
-    assert diff[:2] == [f"--- a/{work / 'app.py'}", f"+++ b/{work / 'app.py'}"]
+    name = str(work / "app.py").lstrip("/")
+    assert diff[:2] == [f"--- a/{name}", f"+++ b/{name}"]
     assert "-b = 2" in diff and "+b = 3" in diff and "+c = 4" in diff
     assert diff[-1] == "\\ No newline at end of file"
     (work / "blob.bin").write_bytes(b"\0\1\2")
