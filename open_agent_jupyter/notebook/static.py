@@ -3,7 +3,8 @@
 ``timeline_html(task)`` is the finished timeline as self-contained HTML: inline styles
 only (no ``<style>``, no script, no external resource), every text escaped, so GitHub,
 nbviewer and an untrusted notebook show it as it is. ``summary_text(task)`` is the
-``text/plain`` summary. Both take the task JSON (``GET /api/task/{id}``, with or
+``text/plain`` summary. Images among the ``python`` calls' rich outputs (the charts the
+agent made) are kept inline as ``data:`` URIs, each up to ``IMAGE_CHARS``. Both take the task JSON (``GET /api/task/{id}``, with or
 without ``log``) and need no kernel, widget or server.
 """
 
@@ -11,11 +12,16 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: Tool rows shown in full: the first ``HEAD_ROWS`` and the last ``TAIL_ROWS``.
 HEAD_ROWS, TAIL_ROWS = 40, 160
+#: Images (the ``python`` tool's charts) kept inline: each up to this many base64 characters.
+IMAGE_CHARS = 400_000
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 RESULT_CHARS = 160
 ANSWER_CHARS = 20_000
 MARKS = {"completed": "✔", "failed": "✘", "cancelled": "■", "running": "◐", "pending": "○"}
@@ -46,8 +52,24 @@ def tool_rows(log: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 row = {"tool": str(entry.get("tool") or "tool"), "arguments": None}
                 rows.append(row)
             row.update(ok=entry.get("ok", True), duration_ms=entry.get("duration_ms"),
-                       result=str(entry.get("content") or ""))
+                       result=str(entry.get("content") or ""), images=_images(entry))
     return rows
+
+
+def _images(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (MIME type, base64) of the images among a result's rich outputs."""
+    found = []
+    for output in entry.get("outputs") or []:
+        data = output.get("data") if isinstance(output, dict) else None
+        for mime in IMAGE_TYPES:
+            value = data.get(mime) if isinstance(data, dict) else None
+            text = "".join(value) if isinstance(value, list) else value
+            if isinstance(text, str):
+                text = "".join(text.split())
+                if len(text) <= IMAGE_CHARS and _BASE64.fullmatch(text):
+                    found.append((mime, text))
+                break
+    return found
 
 
 def figures(task: Mapping[str, Any], calls: int | None = None) -> str:
@@ -119,10 +141,14 @@ def _row_html(row: Mapping[str, Any]) -> str:
     took = f" <span style='{_DIM}'>{row['duration_ms']:,.0f} ms</span>" if isinstance(
         row.get("duration_ms"), (int, float)) else ""
     result = row.get("result")
+    pictures = "".join(
+        f"<div><img src='data:{mime};base64,{data}' alt='output of {_esc(row['tool'])}' "
+        "style='max-width: 100%; max-height: 360px; margin: 4px 0;'></div>"
+        for mime, data in row.get("images") or [])
     shown = (f"<div style='{_DIM} white-space: pre-wrap; overflow-wrap: anywhere;'>"
              f"{_esc(_short(result, RESULT_CHARS))}</div>") if result else ""
     return (f"<li style='margin: 2px 0;'><b>{_esc(row['tool'])}</b> "
-            f"{_esc(_arguments(row.get('arguments')))} {mark}{took}{shown}</li>")
+            f"{_esc(_arguments(row.get('arguments')))} {mark}{took}{shown}{pictures}</li>")
 
 
 def _block(title: str, text: str, style: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from open_agent_jupyter.notebook.static import timeline_html
-from tests.fakellm import FakeLLM
+from tests.fakellm import FakeLLM, call, text
 from tests.notebook.conftest import ANSWER, JupyterProcess, engine_env
 
 TASK_MIME = "application/vnd.open-agent.task+json"
@@ -94,3 +94,31 @@ def test_a_background_task_updates_its_output_when_it_ends(
         "        t.join()\nprint(r.status)"))
     check_finished(the_one_output(nb))
     assert nb.cells[2].outputs[0]["text"] == "completed\n"
+
+
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJ"
+           "RU5ErkJggg==")
+
+
+def test_a_chart_the_agent_made_stays_in_the_saved_output(
+        agent_llm: FakeLLM, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPEN_AGENT_URL", "OPEN_AGENT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for key, value in engine_env(agent_llm, work).items():
+        monkeypatch.setenv(key, value)
+    code = ("import base64\nfrom IPython.display import Image, display\n"
+            f"display(Image(data=base64.b64decode({PNG_1PX!r}), format='png'))")
+    agent_llm.script(call("python", {"code": code}), text("Drew the chart."))
+    data = the_one_output(run_agent_notebook(work, "r = %agent Draw a chart"))
+    assert "python" in data["text/html"] and "Drew the chart." in data["text/html"]
+    assert f"<img src='data:image/png;base64,{PNG_1PX}'" in data["text/html"]
+
+
+def test_only_real_base64_images_are_inlined() -> None:
+    outputs = [{"output_type": "display_data", "data": {"image/png": PNG_1PX}},
+               {"output_type": "display_data", "data": {"image/png": "x' onerror='alert(1)"}}]
+    page = timeline_html({"status": "completed", "log": [
+        {"entry_type": "tool_call", "tool": "python", "call_id": "p", "arguments": {"code": "x"}},
+        {"entry_type": "tool_result", "tool": "python", "call_id": "p", "ok": True,
+         "content": "display: image/png image 1×1", "outputs": outputs}]})
+    assert page.count("<img ") == 1 and "onerror" not in page
