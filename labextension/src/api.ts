@@ -54,6 +54,7 @@ export interface ISubmission {
   budget_cents?: number;
   kernel_id?: string;
   notebook?: string;
+  approvals?: string;
 }
 
 /** An error answer, with its HTTP status. */

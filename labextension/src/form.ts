@@ -43,6 +43,7 @@ export class SubmitForm extends Widget {
   readonly options = el('details', 'oa-Options');
   private model = input('text', 'model', 'server default');
   private backend = el('select', 'jp-mod-styled oa-Input');
+  private approvals = el('select', 'jp-mod-styled oa-Input');
   private iterations = input('number', 'max_iterations', 'server default');
   private budget = input('number', 'budget_cents', 'server default');
   private workingDir = input('text', 'working_dir');
@@ -68,6 +69,12 @@ export class SubmitForm extends Widget {
       this.backend.appendChild(option);
     }
     this.backend.name = 'backend';
+    for (const value of ['', 'auto', 'ask', 'read-only']) {
+      const option = el('option', '', value || 'server default');
+      option.value = value;
+      this.approvals.appendChild(option);
+    }
+    this.approvals.name = 'approvals';
     this.attach.type = 'checkbox';
     this.attach.name = 'attach';
     this.iterations.min = '1';
@@ -98,6 +105,7 @@ export class SubmitForm extends Widget {
     this.options.append(
       field('Model', this.model),
       field('Backend', this.backend),
+      field('Approvals', this.approvals),
       field('Max iterations', this.iterations),
       field('Budget (cents)', this.budget),
       field('Working dir', this.workingDir),
@@ -141,6 +149,9 @@ export class SubmitForm extends Widget {
     }
     if (this.backend.value) {
       body.backend = this.backend.value;
+    }
+    if (this.approvals.value) {
+      body.approvals = this.approvals.value;
     }
     if (this.iterations.value) {
       body.max_iterations = Number(this.iterations.value);

@@ -288,3 +288,33 @@ def re_contains(text: str) -> Any:
     import re
 
     return re.compile(re.escape(text))
+
+
+@pytest.fixture
+def ask_lab(tmp_path: Path) -> Iterator[JupyterProcess]:
+    """JupyterLab whose task writes a file only after someone allows it."""
+    with FakeLLM() as llm:
+        llm.script(call("write_file", {"path": "allowed.txt", "content": "yes\n"}),
+                   text("Wrote allowed.txt."))
+        server = serve_lab(tmp_path, llm)
+        yield server
+        server.close()
+
+
+def test_allow_an_approval_from_the_sidebar(ask_lab: JupyterProcess) -> None:
+    from playwright.sync_api import expect
+
+    with lab_page(ask_lab, "lab-sidebar-approval.png") as page:
+        sidebar = open_sidebar(page)
+        sidebar.locator(".oa-Options summary").click()
+        sidebar.locator("select[name=approvals]").select_option("ask")
+        submit(sidebar, "Write allowed.txt")
+        timeline = sidebar.locator(".oa-Timeline")
+        expect(timeline.locator(".oa-Approval-pending")).to_contain_text("write_file",
+                                                                         timeout=60_000)
+        assert not (ask_lab.root / "allowed.txt").exists()
+        timeline.get_by_role("button", name="Allow").click()
+        expect(timeline.locator(".oa-Status")).to_have_text("completed", timeout=60_000)
+        expect(timeline.locator(".oa-Approval-allowed")).to_have_count(1)
+        expect(timeline.get_by_role("button", name="Allow")).to_have_count(0)
+        assert (ask_lab.root / "allowed.txt").read_text() == "yes\n"
