@@ -77,7 +77,7 @@ OPEN_BIG = """async ([id, rows]) => {
         await new Promise(r => requestAnimationFrame(r));
         const tl = side.querySelector(`.oa-Timeline[data-task-id="${id}"]`);
         if (tl && tl.querySelectorAll('.oa-Row-tool').length >= rows
-            && tl.querySelector('.oa-Status')?.textContent === 'completed') break;
+            && tl.querySelector('.oa-Status')?.textContent.includes('completed')) break;
     }
     return performance.now() - t0;
 }"""

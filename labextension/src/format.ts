@@ -79,3 +79,17 @@ export function secondsBetween(
   const stop = end ? Date.parse(end) : now;
   return Math.max(0, (stop - Date.parse(start)) / 1000);
 }
+
+/** Status marks, as the notebook widget shows them (in fonts every system has). */
+const STATUS_MARKS: Record<string, string> = {
+  pending: '…',
+  running: '…',
+  completed: '✔',
+  failed: '✘',
+  cancelled: '⊘'
+};
+
+/** "✔ completed", "… running". */
+export function statusText(status: string): string {
+  return `${STATUS_MARKS[status] ?? ''} ${status}`.trim();
+}

@@ -8,7 +8,7 @@ import { Widget } from '@lumino/widgets';
 
 import { ITaskSummary, OpenAgentAPI } from './api';
 import { TaskFeed } from './feed';
-import { clip, formatAge, formatCost } from './format';
+import { clip, formatAge, formatCost, statusText } from './format';
 import { button, el } from './rowview';
 
 const STATUSES = ['', 'pending', 'running', 'completed', 'failed', 'cancelled'];
@@ -116,7 +116,7 @@ export class TaskList extends Widget {
     node.classList.toggle('jp-mod-selected', task.id === this.selected);
     const line = el('div', 'oa-TaskRowFigures');
     line.append(
-      el('span', `oa-Status oa-Status-${task.status}`, task.status),
+      el('span', `oa-Status oa-Status-${task.status}`, statusText(task.status)),
       el('span', 'oa-Figure', formatAge(task.created_at, now)),
       el('span', 'oa-Figure', `${task.iterations ?? 0} it`),
       el('span', 'oa-Figure', formatCost(task.usage?.cost_usd))

@@ -11,6 +11,7 @@ import { APIError, FINAL, ITaskSummary, OpenAgentAPI } from './api';
 import { TaskFeed } from './feed';
 import {
   clip,
+  statusText,
   formatCost,
   formatElapsed,
   formatTokens,
@@ -250,7 +251,7 @@ export class TaskTimeline extends Widget {
     const text = this.header.querySelector('.oa-TaskText') as HTMLElement;
     text.textContent = clip(s.task ?? '', 300);
     text.title = s.task ?? '';
-    this.statusNode.textContent = s.status;
+    this.statusNode.textContent = statusText(s.status);
     this.statusNode.className = `oa-Status oa-Status-${s.status}`;
     const usage = s.usage ?? {};
     const tokens = (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0);
