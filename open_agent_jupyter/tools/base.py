@@ -25,6 +25,7 @@ import httpx
 from ..config import Settings
 from ..redact import redact_text, registered_secrets, secret_values
 from ..types import NotebookContext, OutputSink
+from . import sandbox
 from .untrusted import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, mark_untrusted
 
 __all__ = ["UNTRUSTED_CLOSE", "UNTRUSTED_OPEN", "Tool", "ToolContext", "ToolError",
@@ -85,12 +86,21 @@ class ToolContext:
         """The task's working directory, absolute."""
         return Path(self.settings.working_dir).expanduser().resolve()
 
-    def resolve(self, path: str | None) -> Path:
-        """Resolve ``path`` against the working dir; absolute paths stay as they are."""
-        if not path:
-            return self.working_dir
-        candidate = Path(path).expanduser()
-        return candidate if candidate.is_absolute() else self.working_dir / candidate
+    def resolve(self, path: str | None, *, write: bool = False) -> Path:
+        """Resolve ``path`` against the working dir; absolute paths stay as they are.
+
+        With ``SANDBOX=bubblewrap`` a path the sandbox hides (``ToolError``), or one outside
+        the working dir when ``write``, is refused: the file and git tools keep its walls too.
+        """
+        resolved = self.working_dir
+        if path:
+            candidate = Path(path).expanduser()
+            resolved = candidate if candidate.is_absolute() else self.working_dir / candidate
+        profile = sandbox.profile_for(self.settings)
+        refusal = sandbox.path_refusal(profile, resolved, write) if profile else None
+        if refusal:
+            raise ToolError(refusal)
+        return resolved
 
     @property
     def secrets(self) -> tuple[str, ...]:

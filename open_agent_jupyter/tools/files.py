@@ -132,7 +132,7 @@ class WriteFile(Tool):
 
     async def run(self, ctx: ToolContext, **arguments: Any) -> ToolResult:
         """Write the file in a thread."""
-        path = ctx.resolve(arguments["path"])
+        path = ctx.resolve(arguments["path"], write=True)
         return await asyncio.to_thread(_write, path, arguments["content"])
 
 
@@ -191,7 +191,7 @@ class DeleteFile(Tool):
 
     async def run(self, ctx: ToolContext, **arguments: Any) -> ToolResult:
         """Delete in a thread."""
-        return await asyncio.to_thread(_delete, ctx.resolve(arguments["path"]))
+        return await asyncio.to_thread(_delete, ctx.resolve(arguments["path"], write=True))
 
 
 def _delete(path: Path) -> ToolResult:

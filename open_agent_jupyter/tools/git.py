@@ -144,7 +144,7 @@ class GitCommit(Tool):
 
     async def run(self, ctx: ToolContext, **arguments: Any) -> ToolResult:
         """Commit in a thread."""
-        return await asyncio.to_thread(_commit, ctx.resolve(arguments.get("repo_path")),
+        return await asyncio.to_thread(_commit, ctx.resolve(arguments.get("repo_path"), write=True),
                                        arguments["message"], arguments.get("files"))
 
 

@@ -20,6 +20,8 @@ when the server dies. Running it needs ``bwrap`` (Debian/Ubuntu: ``apt-get insta
 bubblewrap``) and, for a user other than root, unprivileged user namespaces
 (``kernel.unprivileged_userns_clone=1``; Ubuntu 24.04's AppArmor restriction must allow
 ``bwrap``). ``config.Settings.validated`` refuses ``SANDBOX=bubblewrap`` without ``bwrap``.
+The file and git tools keep the same walls (``path_refusal``, through ``ToolContext.resolve``):
+they cannot read what is hidden and write only inside the working dir.
 
 The seam for other launchers: ``wrap(profile, argv, cwd)`` returns a command line that runs
 ``argv`` inside the sandbox, so a task's own kernel can be started the same way (prefix the
@@ -110,6 +112,27 @@ def wrap(profile: SandboxProfile, argv: list[str], cwd: Path) -> list[str]:
     if _hides_home(home, work):
         args += ["--remount-ro", str(home)]  # after the binds inside it: those stay as they are
     return [*args, "--chdir", str(cwd), "--", *argv]
+
+
+def path_refusal(profile: SandboxProfile, path: Path, write: bool = False) -> str | None:
+    """Why a file or git tool may not use ``path`` under the sandbox, or None.
+
+    The same walls as ``wrap``: hidden dirs cannot be read, and only the working dir can be
+    written (symbolic links are followed, so a link cannot lead out).
+    """
+    real, work, home = _real(path), profile.working_dir, _real(Path.home())
+    if write and not _within(real, work, strict=False):
+        return (f"{path} is outside the working dir {work}: with SANDBOX=bubblewrap the tools "
+                "write only inside it")
+    for hidden in profile.hidden:
+        if hidden == home:
+            kept = any(_within(real, v, strict=False) for v in profile.visible)
+            if _hides_home(home, work) and _within(real, home, strict=False) \
+                    and not _within(real, work, strict=False) and not kept:
+                return f"{path} is hidden by the sandbox (the home directory, SANDBOX=bubblewrap)"
+        elif _within(real, hidden, strict=False) and not _within(work, hidden, strict=False):
+            return f"{path} is hidden by the sandbox (Jupyter's runtime or data dir)"
+    return None
 
 
 def _hide_home(profile: SandboxProfile, home: Path) -> list[str]:

@@ -107,3 +107,25 @@ def test_the_command_line_is_reusable_by_other_launchers(tmp_path: Path) -> None
                                                         "ipykernel_launcher"]
     assert "--unshare-net" in argv and ["--tmpfs", str(tmp_path / "hidden")] == \
         argv[argv.index(str(tmp_path / "hidden")) - 1:argv.index(str(tmp_path / "hidden")) + 1]
+
+
+async def test_file_and_git_tools_keep_the_sandbox_walls(settings: Settings, home: Path,
+                                                         tmp_path: Path) -> None:
+    ctx = _sandboxed(settings, tmp_path / "work")
+    registry = default_registry()
+    runtime = home / ".local/share/jupyter/runtime"
+    (tmp_path / "work" / "link").symlink_to(runtime)  # a link cannot lead out either
+    for name, arguments in [("read_file", {"path": str(runtime / "jpserver-1.json")}),
+                            ("read_file", {"path": "link/jpserver-1.json"}),
+                            ("list_directory", {"path": str(home)}),
+                            ("grep_search", {"pattern": "token", "path": str(runtime)}),
+                            ("write_file", {"path": str(tmp_path / "outside.txt"),
+                                            "content": "x"}),
+                            ("delete_file", {"path": str(home / ".secret-key")})]:
+        result = await registry.execute(name, arguments, ctx)
+        assert not result.ok and "sandbox" in result.output.lower(), (name, result.output)
+        assert SECRET not in result.output
+    assert (home / ".secret-key").exists() and not (tmp_path / "outside.txt").exists()
+    written = await registry.execute("write_file", {"path": "inside.txt", "content": "ok"}, ctx)
+    assert written.ok and (tmp_path / "work" / "inside.txt").read_text() == "ok"
+    assert (await registry.execute("read_file", {"path": "inside.txt"}, ctx)).ok
