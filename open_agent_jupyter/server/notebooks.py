@@ -30,6 +30,8 @@ from ..types import NotebookEdit
 
 def api_path(root: str, path: str) -> str:
     """``path`` as an API path under ``root``; NotebookError if it leaves the root."""
+    if "\x00" in path:
+        raise NotebookError("a path cannot contain a NUL byte")
     root = os.path.realpath(os.path.expanduser(root))
     candidate = os.path.expanduser(path)
     full = os.path.realpath(candidate if os.path.isabs(candidate) else os.path.join(root, path))

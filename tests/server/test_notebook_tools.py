@@ -86,7 +86,8 @@ async def test_bad_kernel_or_notebook_is_a_400_naming_the_field(
              ({"notebook": "missing.ipynb"}, "'notebook'"),
              ({"notebook": "notes.txt"}, "'notebook'"),
              ({"notebook": str(tmp_path / "outside.ipynb")}, "'notebook'"),
-             ({"notebook": "../x.ipynb"}, "'notebook'"), ({"notebook": ""}, "'notebook'")]
+             ({"notebook": "../x.ipynb"}, "'notebook'"), ({"notebook": ""}, "'notebook'"),
+             ({"notebook": "a\x00.ipynb"}, "'notebook'")]
     for extra, field in cases:
         status, body = await api("POST", "api/task", {"task": "t", **extra})
         assert status == 400, (extra, body)
