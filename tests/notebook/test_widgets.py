@@ -211,3 +211,35 @@ def test_a_python_plot_shows_inline_in_its_row() -> None:
     assert row.rich is not None and row.rich in row.children
     assert row.rich.outputs[0]["data"]["image/png"] == "iVBORw0KGgo="
     assert not row.expanded  # visible without opening the row
+
+
+def test_live_output_notices_and_git_diff_rows() -> None:
+    widget = TaskWidget(task_id="t1")
+    widget.apply(*log(1, "notice", "LLM call failed (HTTP 429); retry 1 of 4 in 1.0 s",
+                      kind="retry", details={"attempt": 1}))
+    widget.apply(*log(2, "tool_call", "", tool="run_command", call_id="c1",
+                      arguments={"command": "make"}))
+    for i in range(20):
+        widget.apply(*log(3 + i, "tool_output", f"line {i}\n", tool="run_command",
+                          call_id="c1", stream="stdout"))
+    row = widget.tool_row_list[0]
+    assert "line 19" in row.live.value and "line 11" not in row.live.value
+    assert "12 earlier lines" in row.live.value and "running" in row.summary.value
+    row.toggle_output()
+    assert "line 0\n" in row.live.value  # "show all output"
+    widget.apply(*log(30, "tool_result", "Exit code: 0", tool="run_command", call_id="c1",
+                      ok=True, duration_ms=2000.0))
+    assert row.live.layout.display == "none"  # the result takes over
+    widget.apply(*log(31, "tool_call", "", tool="git_diff", call_id="c2", arguments={}))
+    widget.apply(*log(32, "tool_result", "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n"
+                      "-old\n+new\n", tool="git_diff", call_id="c2", ok=True))
+    diff_row = widget.tool_row_list[1]
+    diff_row.toggle.value = True
+    assert "rgba(248, 81, 73" in diff_row.result_html.value
+    assert "rgba(46, 160, 67" in diff_row.result_html.value
+    assert "ⓘ LLM call failed" in widget.rows[0].value
+    widget.apply(*log(33, "error", "budget spent"))
+    widget.apply("done", {"status": "failed", "error": "budget spent", "iterations": 2})
+    assert widget.message.value == ""  # the error row already says it: once
+    assert widget.stop_button.layout.display == "none"
+    assert widget.conn_label.layout.display == "none"
