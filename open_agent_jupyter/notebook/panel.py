@@ -56,6 +56,8 @@ def task_label(task: dict[str, Any], width: int = LABEL_CHARS) -> str:
     when = age(task.get("created_at")).replace(" ago", "")
     tail = f" · {when} · {int(task.get('iterations') or 0)} it · ${cost:.2f}".replace(" ·  ·", " ·")
     text = " ".join(str(task.get("task", "")).split())
+    if task.get("submitted_by"):
+        text = f"{task['submitted_by']}: {text}"
     room = max(8, width - len(tail) - 2)
     text = text if len(text) <= room else text[:room - 1] + "…"
     return f"{STATUS_MARKS.get(status, '·')} {text}{tail}"

@@ -28,6 +28,7 @@ from ..exceptions import (
     StorageError,
     TaskNotFoundError,
 )
+from .access import cap_errors, submitter
 from .attach import check_attachment
 from .hardening import (
     TASK_PATHS,
@@ -147,15 +148,19 @@ class TaskCreateHandler(OpenAgentHandler):
     """``POST /api/task``: submit a task."""
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self) -> None:
         """Validate the body and submit; 201 ``{"id", "status"}``."""
         manager = await self.task_manager()
         task, overrides = parse_task_body(self.request.body)
+        caps = cap_errors(overrides, manager.settings)
+        if caps:
+            raise web.HTTPError(400, "; ".join(caps))
         overrides.update(await check_attachment(self.extension, overrides.pop("kernel_id", None),
                                                 overrides.pop("notebook", None)))
         try:
-            created = await manager.submit(task, **overrides)
+            created = await manager.submit(task, submitted_by=submitter(self.current_user),
+                                           **overrides)
         except (ConfigError, ValueError) as err:
             raise web.HTTPError(400, str(err)) from None
         except DailyBudgetReached as err:
@@ -185,7 +190,7 @@ class TaskStopHandler(OpenAgentHandler):
     """``POST /api/task/{id}/stop``: cancel a task (kills its commands)."""
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, task_id: str) -> None:
         """Stop and answer with the (now final) task."""
         manager, _ = await self.find_task(task_id)
@@ -213,7 +218,7 @@ class ApprovalHandler(OpenAgentHandler):
     """``POST /api/task/{id}/approvals/{approval_id}``: allow or deny a pending call."""
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, task_id: str, approval_id: str) -> None:
         """Decide it; 200 the decided record, 404 unknown, 409 decided already."""
         manager, _ = await self.find_task(task_id)

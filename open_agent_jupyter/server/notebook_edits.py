@@ -54,7 +54,7 @@ class NotebookEditAnswerHandler(OpenAgentHandler):
     """``POST /api/notebook_edits/{edit_id}``: a front end applied (or not) a live edit."""
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, edit_id: str) -> None:
         """Record the answer: ``{"applied": bool, "saved": bool}``."""
         await self.task_manager()

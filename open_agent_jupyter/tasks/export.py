@@ -110,6 +110,7 @@ def header(task: Mapping[str, Any]) -> str:
             ("working dir", f"`{task.get('working_dir') or '.'}`"),
             ("started", str(task.get("started_at") or "—")),
             ("finished", str(task.get("finished_at") or "—")),
+            ("submitted by", str(task.get("submitted_by") or "—")),
             ("task id", f"`{task.get('id') or ''}`")]
     table = "\n".join(f"| {name} | {_cell_text(value)} |" for name, value in rows)
     return (f"# Open Agent task\n\n{quoted}\n\n| | |\n|---|---|\n{table}\n\n"

@@ -137,11 +137,11 @@ class TaskManager(SharedStore, StorageFaults, Approvals):
     # -- the API -------------------------------------------------------------------
 
     async def submit(self, task: str, kernel_id: str | None = None, notebook: str | None = None,
-                     **overrides: Any) -> Task:
+                     submitted_by: str | None = None, **overrides: Any) -> Task:
         """Queue a new task; ``ConfigError`` for a bad option, ``ValueError`` if empty.
 
         ``kernel_id`` and ``notebook`` attach it to a kernel and notebook (checked by the
-        surface that knows them)."""
+        surface that knows them); ``submitted_by`` names the person (the Jupyter user)."""
         if self._writer is None or self._closed:
             raise RuntimeError("the task manager is not running (await start() first)")
         if not isinstance(task, str) or not task.strip():
@@ -158,6 +158,7 @@ class TaskManager(SharedStore, StorageFaults, Approvals):
         self.spend.check(self._running_tasks())
         record = Task.from_settings(task, settings, policy.preset)
         record.kernel_id, record.notebook = kernel_id, notebook
+        record.submitted_by = submitted_by
         try:
             await self.store.insert_task(record, owner=self.identity.instance)
         except sqlite3.Error as exc:

@@ -46,7 +46,7 @@ FINAL: frozenset[TaskStatus] = frozenset(
 SUMMARY_KEYS = ("id", "status", "task", "model", "backend", "working_dir", "max_iterations",
                 "budget_cents", "iterations", "result", "error", "estimate", "created_at",
                 "started_at", "finished_at", "usage", "kernel_id", "notebook", "approval_policy",
-                "approval_timeout")
+                "approval_timeout", "submitted_by")
 
 
 def new_task_id() -> str:
@@ -80,6 +80,8 @@ class Task:
     #: The approval preset in force (``auto`` | ``ask`` | ``read-only``) and its timeout.
     approval_policy: str = "auto"
     approval_timeout: float = 300.0
+    #: Who submitted it: the Jupyter user name (JupyterHub's user, or the server's local user).
+    submitted_by: str | None = None
 
     @classmethod
     def from_settings(cls, task: str, settings: Settings, approval_policy: str = "auto") -> Task:
