@@ -60,6 +60,10 @@ class TestDefaultDatabase:
     ({}, {"max_iterations": 0}, ["MAX_ITERATIONS", "c.OpenAgent.max_iterations"]),
     ({}, {"max_running": 0}, ["max_running"]),
     ({}, {"db_path": "/proc/no/such/dir/tasks.db"}, ["task database", "db_path"]),
+    ({}, {"approvals": "sometimes"}, ["APPROVALS", "c.OpenAgent.approvals"]),
+    ({}, {"approval_rules": [{"tool": "x", "action": "maybe"}]},
+     ["APPROVAL_RULES", "c.OpenAgent.approval_rules"]),
+    ({"DAILY_BUDGET_CENTS": "-1"}, {}, ["DAILY_BUDGET_CENTS"]),
 ])
 async def test_bad_configuration_disables_the_api_with_a_clear_message(
         jp_configurable_serverapp: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -72,6 +76,21 @@ async def test_bad_configuration_disables_the_api_with_a_clear_message(
     assert await extension.ensure_started() is None
     for word in words:
         assert word in extension.config_error
+
+
+async def test_approvals_and_opencode_permissive_both_set_warn_once(
+        jp_configurable_serverapp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    agent = {"db_path": str(tmp_path / "t.db"), "approvals": "ask", "opencode_permissive": False,
+             "approval_rules": [{"tool": "run_command", "pattern": "pytest*", "action": "allow"}]}
+    app = jp_configurable_serverapp(config=_server_config(agent))
+    extension = app.web_app.settings["open_agent"]
+    settings = extension.agent_settings
+    assert settings.approvals == "ask" and settings.approval_rules == (
+        {"tool": "run_command", "pattern": "pytest*", "action": "allow"},)
+    warnings: list[str] = []
+    monkeypatch.setattr(extension.log, "warning", lambda msg, *args: warnings.append(msg % args))
+    extension._warn_permissive_alias()
+    assert len(warnings) == 1 and "APPROVALS=ask applies to OpenCode tasks" in warnings[0]
 
 
 class TestMisconfigured:
