@@ -64,8 +64,13 @@ class Stat:
 
 def read_stat(pid: int) -> Stat | None:
     """The process's state, parent, group, session and start; None when it is gone."""
-    try:
-        fields = (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    try:  # os.read, not pathlib: a sweep reads this for every process on the machine
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        try:
+            data = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        fields = data.rsplit(b")", 1)[1].decode().split()
     except (OSError, IndexError):
         return None
     return Stat(fields[0], int(fields[1]), int(fields[2]), int(fields[3]), fields[19])

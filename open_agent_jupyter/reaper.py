@@ -13,9 +13,10 @@ is provably adopted:
 - it is in the session or group of a command's leader without being that leader.
 
 A direct child never matches: the server forks only command leaders (excluded) and
-processes that are neither marked nor in a command's session. An orphan that is
-adopted and exits between two sweeps without matching stays a zombie until the server
-exits (it holds no resources but its PID).
+processes that are neither marked nor in a command's session. Sweeps run every
+``SWEEP_SECONDS`` (from the manager's tick). An orphan that is adopted and exits between
+two sweeps without matching stays a zombie until the server exits (it holds no
+resources but its PID).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from . import procs
 log = logging.getLogger(__name__)
 PR_SET_CHILD_SUBREAPER = 36
 _enabled = False
+#: Seconds between sweeps (a sweep reads /proc/PID/stat of every process).
+SWEEP_SECONDS = 6.0
 
 
 def become_subreaper() -> bool:
@@ -53,6 +56,14 @@ class Reaper:
     def __init__(self) -> None:
         self._parents: dict[int, tuple[str, int]] = {}  # pid -> (start, parent) when last seen
         self._adopted: dict[int, str] = {}  # pid -> start of children known to be adopted
+        self._next = 0.0
+
+    def due(self, now: float) -> bool:
+        """Whether a sweep is due at monotonic time ``now`` (then the next is planned)."""
+        if now < self._next:
+            return False
+        self._next = now + SWEEP_SECONDS
+        return True
 
     def sweep(self) -> int:
         """Reap adopted zombies; return how many."""

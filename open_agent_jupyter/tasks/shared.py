@@ -90,7 +90,7 @@ class SharedStore:
         for _, command in new:
             command.stored = True
         self._storage_ok()  # the lease was written: so can the rest be
-        if is_subreaper():
+        if is_subreaper() and self._reaper.due(time.monotonic()):
             await asyncio.to_thread(self._reaper.sweep)
         for task_id, groups in found.groups.items():
             await asyncio.to_thread(kill_task, task_id, groups)

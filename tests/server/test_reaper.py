@@ -27,8 +27,8 @@ def test_orphans_are_adopted_and_reaped_and_exit_codes_kept(live_server: LiveSer
     assert live_server.proc is not None
     server_pid = live_server.proc.pid
     task_id = live_server.submit(
-        "RUN[setsid sleep 12.2626 >/dev/null 2>&1 & sleep 2.5; exit 7]")
-    orphan = wait_for(lambda: [p for p in processes_running("sleep 12.2626")
+        "RUN[setsid sleep 24.2626 >/dev/null 2>&1 & sleep 2.5; exit 7]")
+    orphan = wait_for(lambda: [p for p in processes_running("sleep 24.2626")
                                if Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"sleep")])[0]
     task = live_server.wait_status(task_id, {"completed", "failed"})
     result = next(e for e in task["log"] if e["entry_type"] == "tool_result")
