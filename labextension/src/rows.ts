@@ -47,6 +47,8 @@ export interface IToolRow {
   output: string;
   durationMs: number | null;
   outputs: Record<string, any>[];
+  /** write_file: the unified diff of a replaced text file (DESIGN.md §12.7). */
+  diff: string;
   approval: IApproval | null;
   /** Counts changes, so a view re-renders only rows that changed. */
   version: number;
@@ -157,6 +159,7 @@ export class RowModel {
       output: '',
       durationMs: null,
       outputs: [],
+      diff: '',
       approval: null,
       version: 0
     };
@@ -195,6 +198,7 @@ export class RowModel {
     row.result = entry.content ?? '';
     row.durationMs = entry.duration_ms ?? null;
     row.outputs = Array.isArray(entry.outputs) ? entry.outputs : [];
+    row.diff = typeof entry.diff === 'string' ? entry.diff : '';
     row.version += 1;
     return { row, added };
   }

@@ -122,6 +122,10 @@ function renderToolBody(row: IToolRow, ctx: IRowContext): HTMLElement {
     body.appendChild(el('div', 'oa-Label', 'Output so far'));
     body.appendChild(folded(row.output));
   }
+  if (row.diff) {
+    body.appendChild(el('div', 'oa-Label', 'Changes'));
+    body.appendChild(renderDiff(row.diff));
+  }
   if (row.state !== 'running') {
     body.appendChild(
       el('div', 'oa-Label', row.state === 'error' ? 'Error' : 'Result')
@@ -134,6 +138,18 @@ function renderToolBody(row: IToolRow, ctx: IRowContext): HTMLElement {
     );
   }
   return body;
+}
+
+/** A unified diff, added and removed lines coloured. */
+export function renderDiff(diff: string): HTMLElement {
+  const pre = el('pre', 'oa-Pre oa-Diff');
+  for (const line of diff.split('\n')) {
+    const added = line.startsWith('+') && !line.startsWith('+++');
+    const removed = line.startsWith('-') && !line.startsWith('---');
+    const kind = added ? 'oa-DiffAdd' : removed ? 'oa-DiffDel' : '';
+    pre.appendChild(el('div', kind, line || ' '));
+  }
+  return pre;
 }
 
 /** A `<pre>` of `text`, long text folded with a "Show all" button. */

@@ -75,6 +75,22 @@ describe('RowModel', () => {
     expect(new Set(model.rows.map(r => r.key)).size).toBe(2);
   });
 
+  it('keeps the diff of a replaced file', () => {
+    const model = new RowModel();
+    model.add(
+      entry({ entry_type: 'tool_call', tool: 'write_file', call_id: 'w1' })
+    );
+    model.add(
+      entry({
+        entry_type: 'tool_result',
+        call_id: 'w1',
+        ok: true,
+        diff: '-a\n+b'
+      })
+    );
+    expect((model.rows[0] as IToolRow).diff).toBe('-a\n+b');
+  });
+
   it('ignores an entry seen before', () => {
     const model = new RowModel();
     const once = entry({ content: 'hm' });
