@@ -234,11 +234,18 @@ def _shut_down_kernels(lab: JupyterProcess) -> None:
     assert httpx.get(f"{lab.url}api/kernels", headers=lab.headers).json() == []
 
 
+#: Code for the agent's ``python`` tool that displays a 1x1 PNG (a rich output).
+SHOW_PNG = ("import base64\nfrom IPython.display import Image, display\n"
+            "display(Image(data=base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAf"
+            "FcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==')))")
+
+
 @pytest.fixture
 def edit_lab(tmp_path: Path) -> Iterator[JupyterProcess]:
     """JupyterLab with a failing cell; the task inserts a cell into the open notebook."""
     with FakeLLM() as llm:
-        llm.script(call("edit_notebook", {"action": "insert", "source": "print('fixed')"}),
+        llm.script(call("python", {"code": SHOW_PNG}),
+                   call("edit_notebook", {"action": "insert", "source": "print('fixed')"}),
                    text("Inserted a cell that prints fixed."))
         server = serve_lab(tmp_path, llm, "1/0")
         yield server
@@ -273,8 +280,9 @@ def test_ask_about_a_failing_cell_then_the_edit_lands_in_the_open_notebook(
         expect(timeline.locator(".oa-Status")).to_contain_text("completed", timeout=60_000)
         expect(cells).to_have_count(3, timeout=30_000)  # running the cell added an empty one
         expect(cells.nth(2)).to_contain_text("print('fixed')")
-        timeline.locator(".oa-Row-tool summary").first.click()
-        expect(timeline.locator(".oa-Row-tool").first).to_contain_text("open in JupyterLab")
+        expect(timeline.locator(".oa-Row-tool").first.locator(".oa-Output img")).to_have_count(1)
+        timeline.locator(".oa-Row-tool summary").nth(1).click()
+        expect(timeline.locator(".oa-Row-tool").nth(1)).to_contain_text("open in JupyterLab")
         expect(page.locator(".jp-Dialog")).to_have_count(0)
         saved = nbformat.read(edit_lab.root / "agent.ipynb", as_version=4)
         assert [c.source for c in saved.cells] == ["1/0", "", "print('fixed')"]
