@@ -79,11 +79,13 @@ def test_jupyterlab_lists_it_enabled_without_node() -> None:
 
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="node and npm are not installed")
-def test_typescript_unit_tests() -> None:
+def test_typescript_unit_tests_types_and_lint() -> None:
+    """vitest (stream client, row model), strict tsc and eslint + prettier."""
     source = ROOT / "labextension"
     if not (source / "node_modules" / ".bin" / "vitest").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=source, check=True,
                        timeout=900, capture_output=True)
-    result = subprocess.run(["npx", "vitest", "run"], cwd=source, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    for command in (["npx", "vitest", "run"], ["npx", "tsc", "--noEmit", "-p", "."],
+                    ["npm", "run", "lint"]):
+        result = subprocess.run(command, cwd=source, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
