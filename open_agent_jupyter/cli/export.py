@@ -120,3 +120,21 @@ def _usage(args: argparse.Namespace, message: str) -> int:
     args.parser.print_usage(sys.stderr)
     print(f"open-agent export: error: {message}", file=sys.stderr)
     return 2
+
+
+def write_run(path: str, task: str, settings: Any, outcome: Any, state: Any,
+              entries: list[dict[str, Any]]) -> None:
+    """``open-agent run --export FILE``: the task that just ran (never stored) as a notebook."""
+    data = {"id": None, "status": outcome.status, "task": task, "model": settings.model,
+            "backend": settings.backend, "working_dir": os.path.abspath(
+                os.path.expanduser(settings.working_dir)),
+            "iterations": state.iterations, "max_iterations": settings.max_iterations,
+            "usage": state.usage.to_dict(), "result": outcome.result, "error": outcome.error,
+            "log": entries}
+    try:
+        Path(path).write_text(dumps(task_notebook(data)), encoding="utf-8")
+    except OSError as exc:
+        print(f"open-agent run: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return
+    print(f"notebook: {path}", file=sys.stderr)
+

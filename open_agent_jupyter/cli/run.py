@@ -42,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="an unanswered prompt is a denial after this long "
                              "(default: APPROVAL_TIMEOUT; 0 without a terminal)")
     parser.add_argument("--json", action="store_true", help="print one JSON log entry per line")
+    parser.add_argument("--export", metavar="FILE.ipynb",
+                        help="also write the task as a notebook when it ends")
     parser.set_defaults(handler=main)
 
 
@@ -56,12 +58,17 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"open-agent run: {exc}", file=sys.stderr)
         return 2
+    if args.export and not os.path.isdir(os.path.dirname(os.path.abspath(args.export))):
+        print(f"open-agent run: cannot write {args.export}: its folder does not exist",
+              file=sys.stderr)
+        return 2
     if settings.backend == "local" and not settings.api_key:
         print("open-agent run: no API key — set it with `export OPENROUTER_API_KEY=sk-or-...`",
               file=sys.stderr)
         return 1
     state = RunState()
     printer = (JsonPrinter if args.json else LogPrinter)(sys.stdout, state)
+    printer.export_to = args.export
     try:
         # With --json the prompt goes to stderr: stdout stays one JSON object per line.
         prompt_out = sys.stderr if args.json else sys.stdout
@@ -101,11 +108,16 @@ async def _follow(task: str, settings: Settings, printer: LogPrinter, state: Run
     try:
         outcome = await runner
     except asyncio.CancelledError:
-        printer.done(Outcome("cancelled", error="stopped by Ctrl-C"), state)
-        return 130
+        outcome = Outcome("cancelled", error="stopped by Ctrl-C")
     finally:
         loop.remove_signal_handler(signal.SIGINT)
     printer.done(outcome, state)
+    if printer.export_to:
+        from .export import write_run
+
+        write_run(printer.export_to, task, settings, outcome, state, printer.entries)
+    if outcome.status == "cancelled" and outcome.error == "stopped by Ctrl-C":
+        return 130
     return 0 if outcome.status == "completed" else 1
 
 
@@ -118,12 +130,17 @@ class LogPrinter:
         self.seq = 0
         #: the last tool_output left its line unfinished
         self.open_line = False
+        #: ``--export FILE``: the entries are kept to write the task as a notebook at the end
+        self.export_to: str | None = None
+        self.entries: list[dict[str, Any]] = []
 
     async def __call__(self, entry: LogEntry) -> None:
         if self.seq == 0:
             self.started()
         self.seq += 1
         entry.seq = self.seq
+        if self.export_to:
+            self.entries.append(entry.to_dict())
         self.show(entry)
 
     def started(self) -> None:

@@ -135,3 +135,24 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return not Path(f"/proc/{pid}/status").read_text().count("State:\tZ")
+
+
+def test_run_export_writes_the_task_as_a_notebook(fake_llm: FakeLLM, tmp_path: Path) -> None:
+    import nbformat
+
+    fake_llm.script(call("write_file", {"path": "hello.py", "content": "print('hi')\n"}),
+                    call("run_command", {"command": "python3 hello.py"}), text("Ran it."))
+    done = open_agent(["run", "--export", "task.ipynb", "write", "and", "run", "hello"],
+                      cli_env(fake_llm), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "notebook: task.ipynb" in done.stderr
+    nb = nbformat.read(tmp_path / "task.ipynb", as_version=nbformat.NO_CONVERT)
+    nbformat.validate(nb)
+    assert [c.source for c in nb.cells[1:]] == ["%%writefile hello.py\nprint('hi')\n",
+                                                "%%bash\npython3 hello.py", "## Answer\n\nRan it."]
+    assert nb.cells[2].outputs[0]["text"] == "hi\n"
+    assert "> write and run hello" in nb.cells[0].source and "✔ completed" in nb.cells[0].source
+
+    bad = open_agent(["run", "--export", "no/such/dir/x.ipynb", "hello"], cli_env(fake_llm),
+                     tmp_path)
+    assert bad.returncode == 2 and "its folder does not exist" in bad.stderr
