@@ -190,8 +190,10 @@ def main() -> int:
     # The fake LLM runs in its own process, as a real endpoint would (see llm_process).
     with tempfile.TemporaryDirectory() as tmp, \
             LLMProcess("benchmarks.bench_server:echo_steps") as llm:
+        # MAX_ITERATIONS caps what a task may ask for (DESIGN §12.9): room for every size here.
         server = LiveServer(Path(tmp) / "server", llm.base_url,
-                            args=("--OpenAgent.max_running=8",))
+                            args=("--OpenAgent.max_running=8",),
+                            extra_env={"MAX_ITERATIONS": "1000"})
         server.start()
         print(f"jupyter server pid {server.proc.pid if server.proc else '?'} on port "
               f"{server.port}, fake LLM at {llm.base_url}, {os.cpu_count()} CPUs")

@@ -171,7 +171,9 @@ def main() -> int:
     subscribers, steps = (20, 50) if args.quick else (args.subscribers, args.steps)
     with tempfile.TemporaryDirectory() as tmp, \
             LLMProcess("benchmarks.bench_sse_fanout:gated_echo") as llm:
-        server = LiveServer(Path(tmp) / "server", llm.base_url).start()
+        # The server's MAX_ITERATIONS caps what a task may ask for (DESIGN §12.9).
+        server = LiveServer(Path(tmp) / "server", llm.base_url,
+                            extra_env={"MAX_ITERATIONS": str(steps + 10)}).start()
         print(f"jupyter server on port {server.port}, {os.cpu_count()} CPUs; "
               f"{steps} steps, {subscribers} subscribers", flush=True)
         try:

@@ -150,6 +150,10 @@ class Subscription:
         self.ready.clear()
         return items
 
+    def peers(self) -> int:
+        """How many subscriptions follow the task now (this one included)."""
+        return len(self._live.subscribers)
+
     def close(self) -> None:
         """Stop following (idempotent)."""
         self._live.subscribers.discard(self)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from open_agent_jupyter.server import sse
 from open_agent_jupyter.server.sse import TaskStreamHandler
 from tests.fakellm import FakeLLM, call, text
 from tests.server.conftest import parse_sse, read_stream, wait_until
@@ -208,6 +209,22 @@ async def test_a_stream_closes_after_done_even_if_unread(
         assert frames[-1]["event"] == "done"
     finally:
         sock.close()
+
+
+async def test_a_crowd_of_streams_each_gets_every_entry_once(
+        api: Any, jp_fetch: Any, extension: Any, fake_llm: FakeLLM,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sse, "CROWD", 2)  # so that 6 streams write in gathered pieces
+    fake_llm.script(*[call("run_command", {"command": f"echo {i}"}, delay=0.3)
+                      for i in range(4)], text("all echoed"))
+    _, created = await api("POST", "api/task", {"task": "echo four times"})
+    readers = [asyncio.ensure_future(read_stream(jp_fetch, created["id"])) for _ in range(6)]
+    results = await asyncio.gather(*readers)
+    _, task = await api("GET", f"api/task/{created['id']}")
+    expected = [e["seq"] for e in task["log"]]
+    for frames in results:
+        assert [f["data"]["seq"] for f in frames if f.get("event") == "log"] == expected
+        assert frames[-1]["event"] == "done" and frames[-1]["data"]["result"] == "all echoed"
 
 
 def _sse_body(raw: bytes) -> str:
