@@ -81,7 +81,7 @@ class FileNotebooks:
             text = file.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise NotebookError(f"no notebook at {file}") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte
             raise NotebookError(f"cannot read {file}: {exc}") from None
         return parse_notebook(text, path)
 
