@@ -17,7 +17,7 @@ PROMPT = r"\[y\]es / \[n\]o \(\+ reason\) / \[a\]lways: "
 
 def spawn(args: list[str], env: dict[str, str], cwd: Path) -> pexpect.spawn:
     return pexpect.spawn(sys.executable, ["-m", "open_agent_jupyter.cli", *args], env=env,
-                         cwd=str(cwd), encoding="utf-8", timeout=60)
+                         cwd=str(cwd), encoding="utf-8", timeout=120)
 
 
 def test_prompt_yes_no_and_always_on_a_terminal(fake_llm: FakeLLM, tmp_path: Path) -> None:
