@@ -39,10 +39,10 @@ def task_bundle(task: Mapping[str, Any], widget: Any = None,
                 base_url: str | None = None) -> dict[str, Any]:
     """The MIME bundle of a task's output (``widget``: its live view, when there is one)."""
     data: dict[str, Any] = {}
-    if widget is not None:
-        view = widget._repr_mimebundle_() or {}
-        if WIDGET_MIME in view:
-            data[WIDGET_MIME] = view[WIDGET_MIME]
+    render = getattr(widget, "_repr_mimebundle_", None)  # None once the widget is closed
+    view = (render() or {}) if callable(render) else {}
+    if WIDGET_MIME in view:
+        data[WIDGET_MIME] = view[WIDGET_MIME]
     data[TASK_MIME] = {"task_id": task.get("id"), "base_url": base_url,
                        "status": task.get("status") or "pending"}
     data["text/html"] = timeline_html(task)

@@ -122,3 +122,18 @@ def test_only_real_base64_images_are_inlined() -> None:
         {"entry_type": "tool_result", "tool": "python", "call_id": "p", "ok": True,
          "content": "display: image/png image 1×1", "outputs": outputs}]})
     assert page.count("<img ") == 1 and "onerror" not in page
+
+
+def test_a_closed_widget_leaves_the_static_renderings() -> None:
+    from open_agent_jupyter.notebook.bundle import task_bundle
+    from open_agent_jupyter.notebook.widgets import TaskWidget
+
+    widget = TaskWidget(task_id="t1")
+    task = {"id": "t1", "status": "completed", "result": "ok", "log": []}
+    assert WIDGET_MIME in task_bundle(task, widget)
+    widget.close()
+    data = task_bundle(task, widget, "http://127.0.0.1:1/")
+    assert WIDGET_MIME not in data
+    assert data[TASK_MIME] == {"task_id": "t1", "base_url": "http://127.0.0.1:1/",
+                               "status": "completed"}
+    assert data["text/plain"].startswith("✔ completed") and "ok" in data["text/html"]
