@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as widgets
@@ -28,11 +27,10 @@ import traitlets
 
 from ..exceptions import OpenAgentError
 from .approvals import ApprovalRow
+from .header import header_html
 from .rows import ToolRow, text_row
 from .sse import CONNECTING, DISCONNECTED
 
-_COLORS = {"completed": "#080", "failed": "#c00", "cancelled": "#a60",
-           "running": "#06c", "pending": "#888"}
 _CONN = {"connecting": "◌ connecting", "connected": "● connected",
          "reconnecting": "◐ reconnecting", "disconnected": "○ disconnected"}
 _FINAL = ("completed", "failed", "cancelled")
@@ -40,29 +38,6 @@ _FINAL = ("completed", "failed", "cancelled")
 TIMELINE_HEIGHT = "420px"
 #: Seconds between re-renders of the elapsed time while the task runs.
 TICK = 1.0
-
-
-def _elapsed(start: str | None, end: str | None) -> str:
-    if not start:
-        return ""
-    try:
-        began = datetime.fromisoformat(start)
-        ended = datetime.fromisoformat(end) if end else datetime.now(timezone.utc)
-    except ValueError:
-        return ""
-    seconds = max(0.0, (ended - began).total_seconds())
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def _estimate(estimate: dict[str, Any] | None) -> str:
-    if not estimate:
-        return ""
-    parts = []
-    if estimate.get("iterations") is not None:
-        parts.append(f"≈{estimate['iterations']} iterations")
-    if estimate.get("cost_usd") is not None:
-        parts.append(f"≈${float(estimate['cost_usd']):.4f}")
-    return "expected " + ", ".join(parts) if parts else ""
 
 
 def close_tree(widget: widgets.Widget) -> None:
@@ -307,21 +282,7 @@ class TaskWidget(widgets.VBox):
 
     # header ------------------------------------------------------------------
     def _render_header(self) -> None:
-        info = self.info
-        status = self.status
-        usage = info.get("usage") or {}
-        tokens = int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
-        task = str(info.get("task") or "")
-        task = task if len(task) <= 160 else task[:159] + "…"
-        figures = [str(info.get("model") or ""),
-                   f"iteration {info.get('iterations') or 0}/{info.get('max_iterations') or '?'}",
-                   f"{tokens:,} tokens", f"${float(usage.get('cost_usd') or 0):.4f}",
-                   _elapsed(info.get("started_at"), info.get("finished_at")),
-                   _estimate(info.get("estimate"))]
-        self.header.value = (
-            f"<div><b style='color: {_COLORS.get(status, '#888')}'>● {status}</b> "
-            f"<span>{html.escape(task)}</span><br><span style='opacity: 0.75'>"
-            f"{html.escape(' · '.join(f for f in figures if f))}</span></div>")
+        self.header.value = header_html(self.info, self.status)
 
     # actions -----------------------------------------------------------------
     def stop(self) -> None:
