@@ -19,7 +19,8 @@ import {
 } from './format';
 import { IApproval, ILogEntry, Row, RowModel, visibleRange } from './rows';
 import { button, el, IRowContext, renderRow } from './rowview';
-import { ConnectionState, EventStream } from './stream';
+import { SharedTaskStream, taskStream } from './shared';
+import { ConnectionState } from './stream';
 
 /** Rows shown at first; "Show earlier" adds as many again. */
 export const PAGE = 200;
@@ -43,7 +44,8 @@ export interface ITimelineOptions {
 export class TaskTimeline extends Widget {
   readonly model = new RowModel();
   summary: ITaskSummary | null = null;
-  private stream: EventStream | null = null;
+  private stream: SharedTaskStream | null = null;
+  private leave: (() => void) | null = null;
   private ticker = 0;
   private shown = PAGE;
   private elements = new Map<string, HTMLElement>();
@@ -113,7 +115,7 @@ export class TaskTimeline extends Widget {
     if (this.isDisposed) {
       return;
     }
-    this.stream?.close();
+    this.leave?.();
     this.options.feed?.tasks.delete(this.onSummary);
     window.clearInterval(this.ticker);
     cancelAnimationFrame(this.frame);
@@ -147,10 +149,8 @@ export class TaskTimeline extends Widget {
   }
 
   private follow(): void {
-    this.stream = new EventStream({
-      transport: this.options.api.transport(`api/task/${this.taskId}/stream`),
-      endEvent: 'done',
-      after: 0,
+    this.stream = taskStream(this.options.api, this.taskId);
+    this.leave = this.stream.subscribe({
       onEvent: (event, data) => {
         if (event.event === 'log') {
           this.add(data as ILogEntry);
@@ -162,7 +162,6 @@ export class TaskTimeline extends Widget {
       onRefused: error =>
         this.showMessage(`The stream was refused (${error.message}).`)
     });
-    void this.stream.run();
   }
 
   /** Fold an entry in and schedule its row's drawing. */
