@@ -117,7 +117,9 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, \
             LLMProcess("benchmarks.bench_server:echo_steps") as llm:
-        server = LiveServer(Path(tmp) / "server", llm.base_url)
+        # MAX_ITERATIONS caps what a task may ask for (DESIGN §12.9): room for --steps.
+        server = LiveServer(Path(tmp) / "server", llm.base_url,
+                            extra_env={"MAX_ITERATIONS": str(max(1000, args.steps + 5))})
         server.start()
         work = Path(tmp) / "floor"
         work.mkdir()
