@@ -7,7 +7,7 @@ Inside the sandbox a command sees the whole file system read-only, except:
   to a path under ``/tmp`` outside the working dir never reaches the real ``/tmp``);
 - the user's home, hidden behind an empty read-only directory — but for the working dir and the
   Python installation in use (``sys.prefix``, ``sys.base_prefix``), kept read-only when they
-  sit in the home;
+  sit in the home or under ``/tmp`` (a virtual environment made there);
 - Jupyter's runtime and data dirs (``jupyter --runtime-dir``, ``jupyter --data-dir``: the
   server's token files and the task database), hidden (empty, read-only) even inside the
   working dir;
@@ -96,6 +96,10 @@ def wrap(profile: SandboxProfile, argv: list[str], cwd: Path) -> list[str]:
     args = [bwrap_path(), "--die-with-parent", "--unshare-pid", "--unshare-ipc",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--tmpfs", "/tmp"]
+    tmp = _real(Path("/tmp"))
+    for kept in profile.visible:  # a Python in use under /tmp (a venv there) stays usable
+        if _within(kept, tmp) and kept.is_dir():
+            args += ["--ro-bind", str(kept), str(kept)]
     if not profile.network:
         args.append("--unshare-net")
     work, home = profile.working_dir, _real(Path.home())

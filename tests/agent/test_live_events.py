@@ -48,7 +48,9 @@ async def test_a_flood_is_capped_with_a_note_and_the_result_keeps_head_and_tail(
     streamed = "".join(e.content for e in outputs)
     assert len(streamed) < live_output.STREAM_LIMIT + 1000  # 50 MB printed, about 1 MB shown
     assert "live output stopped after 1,000,000 characters" in outputs[-1].content
-    assert len(outputs) < 100  # coalesced: 64 KB pipe reads, never one entry per line
+    # Coalesced: one entry per 100-character line would be 10,000 entries for 1 MB; how many
+    # 4 KB / 100 ms batches it takes depends on the machine's load (186 seen on a busy one).
+    assert len(outputs) < 1000
     result = sink.of("tool_result")[0]
     assert result.ok and "characters cut" in result.content and len(result.content) < 40_000
 
