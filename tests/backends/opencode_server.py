@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -20,30 +19,17 @@ from typing import Any
 
 import httpx
 
+from tests.npmcache import CACHE_ROOT, npm_program
+
 VERSION = "1.18.33"
 PROVIDER, MODEL = "fake", "fake-model"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "open-agent-jupyter" / "opencode"
+CACHE = CACHE_ROOT / "opencode"
 _CANDIDATES = ("node_modules/opencode-linux-x64/bin/opencode", "node_modules/.bin/opencode")
 
 
 def find_opencode(cache: Path = CACHE) -> Path:
     """The opencode binary, installed from npm into ``cache`` when not found."""
-    on_path = shutil.which("opencode")
-    if on_path:
-        return Path(on_path)
-    for name in _CANDIDATES:
-        if (cache / name).exists():
-            return cache / name
-    npm = shutil.which("npm")
-    if npm is None:
-        raise FileNotFoundError("opencode is not installed and npm is missing to install it")
-    cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache),
-                    f"opencode-ai@{VERSION}"], check=True, timeout=600)
-    for name in _CANDIDATES:
-        if (cache / name).exists():
-            return cache / name
-    raise FileNotFoundError(f"npm installed opencode-ai@{VERSION} but no binary in {cache}")
+    return npm_program("opencode", f"opencode-ai@{VERSION}", cache, _CANDIDATES)
 
 
 def config(llm_base_url: str, permission: dict[str, str] | None = None) -> dict[str, Any]:

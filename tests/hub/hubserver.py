@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,13 +18,13 @@ from typing import Any
 
 import httpx
 
+from tests.npmcache import CACHE_ROOT, npm_program
 from tests.server.liveserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE_CONFIG = ROOT / "docs" / "jupyterhub_config.py"
 CHP_VERSION = "5"
-CACHE = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-         / "open-agent-jupyter" / "configurable-http-proxy")
+CACHE = CACHE_ROOT / "configurable-http-proxy"
 SERVICE_TOKEN = "hub-test-service-token-0123456789"
 PROXY_TOKEN = "hub-test-proxy-token-0123456789"
 USERS = ("alice", "bob", "carol")
@@ -33,19 +32,8 @@ USERS = ("alice", "bob", "carol")
 
 def find_proxy(cache: Path = CACHE) -> Path:
     """The ``configurable-http-proxy`` binary, installed from npm into ``cache`` when missing."""
-    on_path = shutil.which("configurable-http-proxy")
-    if on_path:
-        return Path(on_path)
-    binary = cache / "node_modules" / ".bin" / "configurable-http-proxy"
-    if binary.exists():
-        return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        raise FileNotFoundError("configurable-http-proxy is not installed and npm is missing")
-    cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache),
-                    f"configurable-http-proxy@{CHP_VERSION}"], check=True, timeout=600)
-    return binary
+    return npm_program("configurable-http-proxy", f"configurable-http-proxy@{CHP_VERSION}",
+                       cache, ("node_modules/.bin/configurable-http-proxy",))
 
 
 def _test_config(home: Path, ports: dict[str, int], llm_url: str, proxy: Path) -> str:
