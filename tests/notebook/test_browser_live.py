@@ -69,6 +69,10 @@ def test_live_output_diff_long_task_and_narrow_panel(live_lab: JupyterProcess) -
         task.screenshot(path=str(ARTIFACTS / "live-running-command.png"))
         expect(task).to_contain_text("completed", timeout=120_000)
         timeline = task.locator(".open-agent-timeline")
+        # The final update re-renders the rows: wait until the timeline is laid out again.
+        timeline.evaluate("e => new Promise(done => { const t = Date.now(); (function poll() {"
+                          " if (e.clientHeight > 0 || Date.now() - t > 10000) done();"
+                          " else setTimeout(poll, 50); })(); })")
         height = timeline.evaluate("e => [e.clientHeight, e.scrollHeight, e.scrollTop]")
         assert height[0] <= 430 and height[1] > height[0]  # bounded, and it scrolls
         assert abs(height[2]) < 2  # it follows the newest row (column-reverse: 0 = bottom)
